@@ -1,0 +1,88 @@
+"""The book's own Sphinx additions.
+
+- `{output}` and `{error}` blocks: what a code block prints, or the exception it
+  raises. The tests (tests/test_docs_code.py) check both against a real run.
+- Download links on each chapter: its companion notebook and its PDF handout.
+- Figures drawn at build time from a real recorded run of an example.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sphinx.directives.code import CodeBlock
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES = ROOT / "_build" / "figures"
+
+
+class OutputBlock(CodeBlock):
+    """A plain-text block captioned "Output": what the code block above prints."""
+
+    caption = "Output"
+    required_arguments = 0
+    optional_arguments = 0
+
+    def run(self):
+        self.arguments = ["text"]
+        self.options.setdefault("caption", self.caption)
+        self.options["class"] = [*self.options.get("class", []), self.name]
+        return super().run()
+
+
+class ErrorBlock(OutputBlock):
+    """The exception the code block above raises, as its traceback's last line."""
+
+    caption = "Error"
+
+
+def add_downloads(app, pagename, templatename, context, doctree):
+    """Offer a chapter's notebook and PDF handout, and a notebook page's .ipynb."""
+    section, _, name = pagename.partition("/")
+    downloads = []
+    if (ROOT / "notebooks" / f"{name}.md").exists() and section in ("docs", "notebooks"):
+        downloads.append(("Notebook (.ipynb)", f"notebooks/{name}.ipynb"))
+    if section == "docs":
+        downloads.append(("PDF handout", f"pdf/{name}.pdf"))
+    context["book_downloads"] = [
+        (label, context["pathto"](path, 1)) for label, path in downloads
+    ]
+
+
+def draw_task_timeline(app):
+    """Run examples/intro/timeline.py and draw when each task held the loop."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    from matplotlib import pyplot
+
+    program = ROOT / "examples" / "intro" / "timeline.py"
+    run = subprocess.run(
+        [sys.executable, program, "--json"], capture_output=True, text=True, check=True
+    )
+    steps = json.loads(run.stdout)
+    tasks = sorted({step["task"] for step in steps}, reverse=True)
+    figure, axes = pyplot.subplots(figsize=(8, 0.6 + 0.55 * len(tasks)), layout="constrained")
+    colours = pyplot.get_cmap("tab10")
+    for step in steps:
+        row = tasks.index(step["task"])
+        start, end = step["start"] * 1000, step["end"] * 1000
+        axes.broken_barh([(start, max(end - start, 0.4))], (row - 0.35, 0.7),
+                         color=colours(row))  # fmt: skip
+    axes.set_yticks(range(len(tasks)), tasks)
+    axes.set_xlabel("milliseconds since the event loop started")
+    axes.grid(axis="x", alpha=0.3)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    for suffix in ("svg", "pdf"):
+        figure.savefig(FIGURES / f"task-timeline.{suffix}", metadata={"Date": None}
+                       if suffix == "svg" else {"CreationDate": None})  # fmt: skip
+    pyplot.close(figure)
+
+
+def setup(app):
+    app.add_directive("output", OutputBlock)
+    app.add_directive("error", ErrorBlock)
+    app.connect("html-page-context", add_downloads)
+    app.connect("builder-inited", draw_task_timeline)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,74 @@
+"""Sphinx settings for the book. The repository root is the source folder, so pages
+can include `/examples/...` by root-relative path and notebooks are pages too."""
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent
+sys.path.insert(0, str(ROOT / "_ext"))
+
+project = "asyncio by building"
+author = "The asyncio by building authors"
+copyright = "2026, " + author
+release = version = "0.1"
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.intersphinx",
+    "sphinx_copybutton",
+    "sphinx_design",
+    "book",  # _ext/book.py: output/error blocks, downloads, generated figures
+]
+
+include_patterns = ["index.md", "docs/**", "notebooks/**"]
+exclude_patterns = ["_build", ".nox", ".venv-nox", "**/.ipynb_checkpoints"]
+templates_path = ["_templates"]
+nitpicky = True
+
+# MyST: ::: fences for directives that hold Markdown (exercises, solutions).
+myst_enable_extensions = ["colon_fence", "deflist", "attrs_inline"]
+myst_heading_anchors = 3
+
+# Notebooks run at build time, once: a cache keeps their outputs until they change.
+nb_execution_mode = "cache"
+nb_execution_cache_path = str(ROOT / "_build" / ".jupyter_cache")
+nb_execution_timeout = 60
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_ipywidgets_js = {}  # no widgets, so no scripts from elsewhere
+
+# The Python docs' inventory is part of the repository: the build stays offline.
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3.11", str(ROOT / "_inv" / "python-3.11.inv"))
+}
+intersphinx_disabled_reftypes = ["*"]
+
+html_theme = "furo"
+html_title = project
+html_static_path = ["_static"]
+html_css_files = ["book.css"]
+# noxfile.py puts notebooks/*.ipynb and pdf/*.pdf here before building the site.
+html_extra_path = ["_build/downloads"]
+(ROOT / "_build" / "downloads").mkdir(parents=True, exist_ok=True)
+html_theme_options = {"top_of_page_buttons": []}
+html_copy_source = False
+copybutton_exclude = ".linenos, .gp, .go"
+
+
+def chapter_title(path):
+    return re.search(r"^# (.+)$", path.read_text(), re.MULTILINE).group(1)
+
+
+# One PDF for the whole book and one handout per chapter.
+CHAPTERS = sorted((ROOT / "docs").glob("[0-9][0-9]-*.md"))
+latex_engine = "pdflatex"
+latex_documents = [
+    ("index", "asyncio-by-building.tex", project, author, "manual"),
+    *(
+        (f"docs/{path.stem}", f"{path.stem}.tex", chapter_title(path), author, "howto")
+        for path in CHAPTERS
+    ),
+]
+latex_elements = {"papersize": "a4paper", "pointsize": "11pt"}
+latex_show_urls = "footnote"

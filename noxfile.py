@@ -1,0 +1,148 @@
+"""The book's sessions: the same ones run on a laptop and in CI.
+
+`python3 dev.py` runs the default sessions (lint, tests, docs, pdf);
+`python3 dev.py -s NAME` runs one. Everything is built under `_build/`.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.5.1"
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "tests", "docs", "pdf"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+BUILD = Path("_build")
+# What the site offers for download: notebooks/*.ipynb and pdf/*.pdf.
+DOWNLOADS = BUILD / "downloads"
+# Warnings are errors; report them all, and every broken cross-reference too.
+STRICT = ["-W", "--keep-going", "-n"]
+
+# Debian packages behind each system tool a session needs.
+SYSTEM_PACKAGES = {
+    "latexmk": [
+        "latexmk",
+        "texlive-latex-recommended",
+        "texlive-latex-extra",
+        "texlive-fonts-recommended",
+        "tex-gyre",
+    ],
+    "pdftotext": ["poppler-utils"],
+    "chromium": ["chromium"],
+}
+
+
+def install(session, group):
+    session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
+def require_system(session, *tools):
+    """Install the Debian packages behind `tools`, or say exactly what is missing."""
+    packages = [package for tool in tools for package in SYSTEM_PACKAGES[tool]]
+    if shutil.which("dpkg-query"):
+        missing = [package for package in packages if not debian_has(package)]
+    else:
+        missing = [tool for tool in tools if not shutil.which(tool)]
+    if not missing:
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        apt = ["apt-get", "-q", "-y", "-o", "Dpkg::Use-Pty=0"]
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run(*apt, "update", external=True, env=env)
+        session.run(*apt, "install", "--no-install-recommends", *missing,
+                    external=True, env=env)  # fmt: skip
+    else:
+        session.error(
+            f"missing {', '.join(missing)}: on Debian or Ubuntu run "
+            f"`sudo apt-get install {' '.join(packages)}`"
+        )
+
+
+def debian_has(package):
+    query = ["dpkg-query", "--show", "--showformat=${db:Status-Status}", package]
+    result = nox.command.run(query, silent=True, success_codes=[0, 1])
+    return result == "installed"
+
+
+def sphinx(session, builder):
+    session.run("sphinx-build", "-M", builder, ".", str(BUILD), *STRICT)
+
+
+def export_notebooks(session):
+    """Write each notebook as a plain .ipynb (no outputs) for readers to download."""
+    target = DOWNLOADS / "notebooks"
+    target.mkdir(parents=True, exist_ok=True)
+    for source in sorted(Path("notebooks").glob("*.md")):
+        output = target / source.with_suffix(".ipynb").name
+        session.run("jupytext", "--quiet", "--to", "ipynb", "-o", str(output), str(source))
+
+
+def build_pdfs(session):
+    require_system(session, "latexmk")
+    sphinx(session, "latexpdf")
+    target = DOWNLOADS / "pdf"
+    target.mkdir(parents=True, exist_ok=True)
+    for pdf in (BUILD / "latex").glob("*.pdf"):
+        shutil.copy2(pdf, target / pdf.name)
+
+
+def build_site(session):
+    """The HTML site with everything it offers for download."""
+    export_notebooks(session)
+    build_pdfs(session)
+    sphinx(session, "html")
+
+
+@nox.session
+def lint(session):
+    """Ruff over every Python file, examples included: lint rules, then formatting."""
+    install(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def tests(session):
+    """Every test: code blocks, notebooks, examples, the site in Chromium, the PDFs."""
+    install(session, "tests")
+    require_system(session, "chromium", "pdftotext")
+    build_site(session)
+    session.run("pytest", "-n", "auto", *session.posargs)
+
+
+@nox.session
+def docs(session):
+    """The HTML site, built warning-free, in _build/html."""
+    install(session, "docs")
+    build_site(session)
+
+
+@nox.session
+def pdf(session):
+    """One PDF handout per chapter and the whole book, in _build/latex."""
+    install(session, "docs")
+    build_pdfs(session)
+
+
+@nox.session
+def notebooks(session):
+    """The notebooks as plain .ipynb files, in _build/downloads/notebooks."""
+    install(session, "docs")
+    export_notebooks(session)
+
+
+@nox.session
+def serve(session):
+    """Build the site, serve it on http://127.0.0.1:8000 and rebuild on every change."""
+    install(session, "serve")
+    build_site(session)
+    session.run(
+        "sphinx-autobuild", ".", str(BUILD / "html"),
+        "--doctree-dir", str(BUILD / "doctrees"),
+        "--host", "127.0.0.1", "--port", "8000",
+        "--ignore", "*/_build/*", "--ignore", "*/.nox/*", "--ignore", "*/.venv-nox/*",
+    )  # fmt: skip

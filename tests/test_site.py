@@ -1,0 +1,159 @@
+"""The built site in a real browser: headless Chromium driven by Playwright.
+
+The site is served from _build/html on 127.0.0.1; any request that would leave
+this address is refused and fails the test. Screenshots go to
+_build/test-artifacts/.
+"""
+
+import functools
+import http.server
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import BUILD, ROOT, require_build, require_tool
+
+pytest.importorskip("playwright")
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+CHAPTERS = sorted((ROOT / "docs").glob("[0-9][0-9]-*.md"))
+ARTIFACTS = BUILD / "test-artifacts"
+# What Chromium needs to run headless as root on a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site():
+    """The built site served on a free port of 127.0.0.1."""
+    html = require_build("html", "index.html").parent
+    handler = functools.partial(QuietHandler, directory=html)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = require_tool("chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, site, request):
+    """A page that may only talk to the site; it records any attempt to go elsewhere."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.rstrip("/"))
+    elsewhere = []
+
+    def only_the_site(route):
+        url = route.request.url
+        if url.startswith((site, "data:", "blob:")):
+            route.continue_()
+        else:
+            elsewhere.append(url)
+            route.abort()
+
+    context.route("**/*", only_the_site)
+    page = context.new_page()
+    yield page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
+    context.close()
+    assert not elsewhere, f"requests left 127.0.0.1: {elsewhere}"
+
+
+def chapter_title(chapter):
+    return re.search(r"^# (.+)$", chapter.read_text(), re.MULTILINE).group(1)
+
+
+def test_home_page_renders(page, site):
+    page.goto(site)
+    expect(page).to_have_title(re.compile("asyncio by building"))
+    expect(page.locator("article h1")).to_have_text(re.compile("asyncio by building"))
+
+
+def test_table_of_contents_reaches_every_chapter(page, site):
+    page.goto(site)
+    links = page.locator(".sidebar-tree a.reference")
+    hrefs = {link.get_attribute("href") for link in links.all()}
+    for chapter in CHAPTERS:
+        assert f"docs/{chapter.stem}.html" in hrefs
+        page.goto(site + f"docs/{chapter.stem}.html")
+        expect(page.locator("article h1")).to_contain_text(chapter_title(chapter)[:20])
+
+
+def test_search_finds_taskgroup(page, site):
+    page.goto(site + "search.html?q=TaskGroup")
+    results = page.locator("#search-results li a")
+    expect(results.first).to_be_visible(timeout=15_000)
+    assert any("docs/" in (link.get_attribute("href") or "") for link in results.all())
+
+
+def test_copy_button_copies_a_code_block(page, site):
+    page.goto(site + f"docs/{CHAPTERS[0].stem}.html")
+    block = page.locator("div.highlight-python").first
+    block.hover()
+    block.locator("button.copybtn").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.strip() == block.locator("pre").inner_text().strip()
+    assert copied.strip()
+
+
+def test_dark_mode_toggles(page, site):
+    page.goto(site)
+    body = page.locator("body")
+    background = "getComputedStyle(document.body).backgroundColor"
+    light = page.evaluate(background)
+    page.locator(".theme-toggle-content button.theme-toggle").click()
+    expect(body).to_have_attribute("data-theme", "dark")
+    assert page.evaluate(background) != light
+
+
+def test_chapters_offer_their_notebook_and_handout(page, site):
+    for chapter in CHAPTERS:
+        page.goto(site + f"docs/{chapter.stem}.html")
+        links = page.locator(".book-downloads a")
+        hrefs = [link.get_attribute("href") for link in links.all()]
+        assert hrefs == [f"../notebooks/{chapter.stem}.ipynb", f"../pdf/{chapter.stem}.pdf"]
+        for href in hrefs:
+            response = page.request.get(site + href.removeprefix("../"))
+            assert response.ok, href
+            assert len(response.body()) > 1000
+
+
+def test_solutions_stay_hidden_until_opened(page, site):
+    page.goto(site + f"docs/{CHAPTERS[0].stem}.html")
+    solution = page.locator("details.sd-dropdown").first
+    expect(solution).not_to_have_attribute("open", re.compile(".*"))
+    solution.locator("summary").click()
+    expect(solution).to_have_attribute("open", re.compile(".*"))
+
+
+def test_no_page_loads_anything_from_elsewhere(page, site):
+    """Every page of the site, fully loaded, requested nothing beyond the site."""
+    for html in sorted(Path(require_build("html")).rglob("*.html")):
+        relative = html.relative_to(BUILD / "html").as_posix()
+        if relative.startswith("_"):
+            continue
+        page.goto(site + relative, wait_until="networkidle")
