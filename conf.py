@@ -42,7 +42,6 @@ nb_ipywidgets_js = {}  # no widgets, so no scripts from elsewhere
 intersphinx_mapping = {
     "python": ("https://docs.python.org/3.11", str(ROOT / "_inv" / "python-3.11.inv"))
 }
-intersphinx_disabled_reftypes = ["*"]
 
 html_theme = "furo"
 html_title = project

@@ -54,7 +54,7 @@ def ensure_nox():
 
 
 def main():
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (say so, rather than fail oddly)
         sys.exit("The book needs Python 3.11 or newer.")
     ensure_nox()
     os.chdir(ROOT)

@@ -78,7 +78,9 @@ def export_notebooks(session):
     target.mkdir(parents=True, exist_ok=True)
     for source in sorted(Path("notebooks").glob("*.md")):
         output = target / source.with_suffix(".ipynb").name
-        session.run("jupytext", "--quiet", "--to", "ipynb", "-o", str(output), str(source))
+        session.run(
+            "jupytext", "--quiet", "--to", "ipynb", "-o", str(output), str(source)
+        )
 
 
 def build_pdfs(session):
@@ -86,8 +88,8 @@ def build_pdfs(session):
     sphinx(session, "latexpdf")
     target = DOWNLOADS / "pdf"
     target.mkdir(parents=True, exist_ok=True)
-    for pdf in (BUILD / "latex").glob("*.pdf"):
-        shutil.copy2(pdf, target / pdf.name)
+    for tex in (BUILD / "latex").glob("*.tex"):  # one per book or handout
+        shutil.copy2(tex.with_suffix(".pdf"), target)
 
 
 def build_site(session):

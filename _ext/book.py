@@ -1,6 +1,6 @@
 """The book's own Sphinx additions.
 
-- `{output}` and `{error}` blocks: what a code block prints, or the exception it
+- `{output}` and `{raises}` blocks: what a code block prints, or the exception it
   raises. The tests (tests/test_docs_code.py) check both against a real run.
 - Download links on each chapter: its companion notebook and its PDF handout.
 - Figures drawn at build time from a real recorded run of an example.
@@ -31,23 +31,23 @@ class OutputBlock(CodeBlock):
         return super().run()
 
 
-class ErrorBlock(OutputBlock):
+class RaisesBlock(OutputBlock):
     """The exception the code block above raises, as its traceback's last line."""
 
-    caption = "Error"
+    caption = "Raises"
 
 
 def add_downloads(app, pagename, templatename, context, doctree):
     """Offer a chapter's notebook and PDF handout, and a notebook page's .ipynb."""
     section, _, name = pagename.partition("/")
     downloads = []
-    if (ROOT / "notebooks" / f"{name}.md").exists() and section in ("docs", "notebooks"):
+    has_notebook = (ROOT / "notebooks" / f"{name}.md").exists()
+    if section in ("docs", "notebooks") and has_notebook:
         downloads.append(("Notebook (.ipynb)", f"notebooks/{name}.ipynb"))
     if section == "docs":
         downloads.append(("PDF handout", f"pdf/{name}.pdf"))
-    context["book_downloads"] = [
-        (label, context["pathto"](path, 1)) for label, path in downloads
-    ]
+    pathto = context["pathto"]
+    context["book_downloads"] = [(label, pathto(path, 1)) for label, path in downloads]
 
 
 def draw_task_timeline(app):
@@ -61,28 +61,28 @@ def draw_task_timeline(app):
     run = subprocess.run(
         [sys.executable, program, "--json"], capture_output=True, text=True, check=True
     )
-    steps = json.loads(run.stdout)
-    tasks = sorted({step["task"] for step in steps}, reverse=True)
-    figure, axes = pyplot.subplots(figsize=(8, 0.6 + 0.55 * len(tasks)), layout="constrained")
-    colours = pyplot.get_cmap("tab10")
-    for step in steps:
-        row = tasks.index(step["task"])
-        start, end = step["start"] * 1000, step["end"] * 1000
-        axes.broken_barh([(start, max(end - start, 0.4))], (row - 0.35, 0.7),
-                         color=colours(row))  # fmt: skip
+    slices = json.loads(run.stdout)
+    tasks = sorted({piece["task"] for piece in slices}, reverse=True)
+    height = 0.6 + 0.55 * len(tasks)
+    figure, axes = pyplot.subplots(figsize=(8, height), layout="constrained")
+    for piece in slices:
+        row = tasks.index(piece["task"])
+        start, end = piece["start"] * 1000, piece["end"] * 1000
+        width = max(end - start, 0.4)  # a slice too short to see still shows
+        axes.broken_barh([(start, width)], (row - 0.35, 0.7), color=f"C{row}")
     axes.set_yticks(range(len(tasks)), tasks)
-    axes.set_xlabel("milliseconds since the event loop started")
+    axes.set_xlabel("milliseconds since the program started")
     axes.grid(axis="x", alpha=0.3)
     FIGURES.mkdir(parents=True, exist_ok=True)
-    for suffix in ("svg", "pdf"):
-        figure.savefig(FIGURES / f"task-timeline.{suffix}", metadata={"Date": None}
-                       if suffix == "svg" else {"CreationDate": None})  # fmt: skip
+    # SVG for the web, PDF for the handouts; no timestamps, so rebuilds compare equal.
+    figure.savefig(FIGURES / "task-timeline.svg", metadata={"Date": None})
+    figure.savefig(FIGURES / "task-timeline.pdf", metadata={"CreationDate": None})
     pyplot.close(figure)
 
 
 def setup(app):
     app.add_directive("output", OutputBlock)
-    app.add_directive("error", ErrorBlock)
+    app.add_directive("raises", RaisesBlock)
     app.connect("html-page-context", add_downloads)
     app.connect("builder-inited", draw_task_timeline)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,6 +1,7 @@
 """Shared helpers for the book's tests."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,8 +43,25 @@ def require_build(*parts):
     """A path in the built site or PDFs; missing is a failure under CI=true."""
     path = BUILD.joinpath(*parts)
     if not path.exists():
-        message = f"{path.relative_to(ROOT)} is missing: build it with `python3 dev.py -s docs`"
+        message = f"{path.relative_to(ROOT)} is missing: run `python3 dev.py -s docs`"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def chapter_title(chapter):
+    """The H1 of a chapter's Markdown source."""
+    return re.search(r"^# (.+)$", chapter.read_text(), re.MULTILINE).group(1)
+
+
+def plain(text):
+    """Text as typeset: straight quotes, single spaces (for comparing with sources)."""
+    for curly, straight in {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+    }.items():
+        text = text.replace(curly, straight)
+    return re.sub(r"\s+", " ", text).strip()

@@ -2,7 +2,7 @@
 
 Blocks of a page run in order in one namespace, on a fresh event loop, as in
 `python -m asyncio`: top-level `await` works. A ```python block may be followed by
-an {output} block (what it prints; `...` matches anything) and/or an {error} block
+an {output} block (what it prints; `...` matches anything) and/or a {raises} block
 (the last line of the traceback it must raise).
 """
 
@@ -32,7 +32,7 @@ CHECKER = doctest.OutputChecker()
 
 @dataclass
 class Block:
-    kind: str  # "python", "output" or "error"
+    kind: str  # "python", "output" or "raises"
     text: str
     line: int
     options: dict
@@ -49,7 +49,7 @@ def split_options(content):
 
 
 def blocks_in(text, first_line=1):
-    """The python, output and error blocks of a MyST page, nested ones included."""
+    """The python, output and raises blocks of a MyST page, nested ones included."""
     parser = MarkdownIt("commonmark").use(colon_fence_plugin)
     for token in parser.parse(text):
         if token.type not in ("fence", "colon_fence"):
@@ -59,7 +59,7 @@ def blocks_in(text, first_line=1):
         line = first_line + token.map[0] + 1 + skipped
         if info in PYTHON_FENCES:
             yield Block("python", body, line, options)
-        elif info in ("{output}", "{error}"):
+        elif info in ("{output}", "{raises}"):
             yield Block(info.strip("{}"), body, line, options)
         elif info.startswith("{") and not info.startswith(("{code", "{literal")):
             yield from blocks_in(body, line)  # a directive holding Markdown
@@ -83,7 +83,7 @@ def examples(page):
         for follower in found[index + 1 : index + 3]:
             if follower.kind == "output" and error is None and output is None:
                 output = follower.text
-            elif follower.kind == "error" and error is None:
+            elif follower.kind == "raises" and error is None:
                 error = follower.text.strip()
             else:
                 break
@@ -146,7 +146,9 @@ def check_page(page):
                 raise AssertionError(f"{where} raised:\n{trace}")
             if error is not None:
                 assert raised is not None, f"{where} should raise {error}"
-                assert matches(error, last_line(raised)), f"{where} raised another error"
+                assert matches(error, last_line(raised)), (
+                    f"{where} raised another error"
+                )
             if output is not None:
                 assert matches(output, printed), f"{where} printed something else"
     finally:
@@ -183,7 +185,7 @@ print(1)
 await asyncio.sleep(0)
 1 / 0
 ```
-```{error}
+```{raises}
 ZeroDivisionError: division by zero
 ```
 ::::
@@ -208,7 +210,11 @@ def test_harness_finds_nested_blocks_and_options(tmp_path):
     found = list(examples(write_page(tmp_path, GOOD_PAGE)))
     assert [(block.text, output, error) for block, output, error in found] == [
         ("import asyncio\nprint(1)\n", "1\n", None),
-        ("await asyncio.sleep(0)\n1 / 0\n", None, "ZeroDivisionError: division by zero"),
+        (
+            "await asyncio.sleep(0)\n1 / 0\n",
+            None,
+            "ZeroDivisionError: division by zero",
+        ),
         ("coroutine = asyncio.sleep(0)\ndel coroutine\n", found[2][1], None),
     ]
     assert found[1][0].options == {"emphasize-lines": "1"}
@@ -221,7 +227,7 @@ def test_harness_finds_nested_blocks_and_options(tmp_path):
         GOOD_PAGE.replace("print(1)", "print(2)"),  # prints something else
         GOOD_PAGE.replace("1 / 0", "1 / 1"),  # the expected error does not happen
         GOOD_PAGE.replace("1 / 0", "[][0]"),  # another error happens
-        GOOD_PAGE.replace("```{error}\nZero", "```text\nZero"),  # an unexpected error
+        GOOD_PAGE.replace("```{raises}\nZero", "```text\nZero"),  # an unexpected error
         GOOD_PAGE.replace("del coroutine", "coroutine.close()"),  # no warning
     ],
 )

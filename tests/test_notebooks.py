@@ -1,4 +1,4 @@
-"""Every notebook runs top to bottom in a fresh kernel, offline, as a learner runs it."""
+"""Every notebook runs top to bottom in a fresh kernel, offline, as learners run it."""
 
 from pathlib import Path
 
