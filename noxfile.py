@@ -33,6 +33,7 @@ SYSTEM_PACKAGES = {
     ],
     "pdftotext": ["poppler-utils"],
     "chromium": ["chromium"],
+    "tmux": ["tmux"],  # a real terminal for testing the chat client
 }
 
 
@@ -111,7 +112,7 @@ def lint(session):
 def tests(session):
     """Every test: code blocks, notebooks, examples, the site in Chromium, the PDFs."""
     install(session, "tests")
-    require_system(session, "chromium", "pdftotext")
+    require_system(session, "chromium", "pdftotext", "tmux")
     build_site(session)
     session.run("pytest", "-n", "auto", *session.posargs)
 

@@ -5,6 +5,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,82 @@ def plain(text):
     }.items():
         text = text.replace(curly, straight)
     return re.sub(r"\s+", " ", text).strip()
+
+
+# Words in a server's standard error that mean something went wrong.
+TROUBLE = (
+    "Traceback",
+    "never retrieved",
+    "was destroyed but it is pending",
+    "never awaited",
+    "ResourceWarning",
+)
+
+
+class ServerProcess:
+    """An example server run as a real process; `with` waits until it listens.
+
+    It is started as `python -X dev -W error PATH --host 127.0.0.1 --port 0 ...`
+    and must print `listening on HOST:PORT` on standard output. On leaving the
+    `with` block the server is stopped (SIGTERM, then SIGKILL) if still running.
+    Its standard error goes to a file, so a chatty server never blocks on a pipe.
+    """
+
+    def __init__(self, path, *args, startup_timeout=20):
+        self.command = [sys.executable, "-X", "dev", "-W", "error", str(ROOT / path)]
+        self.command += ["--host", "127.0.0.1", "--port", "0", *args]
+        self.startup_timeout = startup_timeout
+        self.stdout_lines = []
+        self._listening = threading.Event()
+
+    def __enter__(self):
+        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        self._listening.wait(self.startup_timeout)
+        first = self.stdout_lines[0] if self.stdout_lines else ""
+        match = re.fullmatch(r"listening on (\S+):(\d+)", first.strip())
+        if not match:
+            self.stop()
+            raise AssertionError(f"no 'listening on' line: {first!r}\n{self.stderr()}")
+        self.host, self.port = match[1], int(match[2])
+        return self
+
+    def _read_stdout(self):
+        for line in self.process.stdout:
+            self.stdout_lines.append(line)
+            self._listening.set()
+        self._listening.set()  # it ended without a word
+
+    def __exit__(self, *exc_info):
+        self.stop()
+        self._stderr.close()
+
+    def stop(self, timeout=10):
+        """Stop the server with SIGTERM, or SIGKILL if it lingers; its exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def stderr(self):
+        """Everything the server wrote on standard error, once it has stopped."""
+        self.stop()
+        self._stderr.seek(0)
+        return self._stderr.read()
+
+    def assert_clean(self):
+        """Stop the server and check its standard error shows no sign of trouble."""
+        errors = self.stderr()
+        for word in TROUBLE:
+            assert word not in errors, f"{word!r} in the server's stderr:\n{errors}"
