@@ -43,6 +43,10 @@ intersphinx_mapping = {
     "python": ("https://docs.python.org/3.11", str(ROOT / "_inv" / "python-3.11.inv"))
 }
 
+# Figures drawn at build time (_ext/book.py) from what a program records when run
+# with --json: a list of {"task", "start", "end"}. Pages show /_build/figures/NAME.*
+book_timelines = {"task-timeline": "examples/intro/timeline.py"}
+
 html_theme = "furo"
 html_title = project
 html_static_path = ["_static"]

@@ -3,7 +3,8 @@
 - `{output}` and `{raises}` blocks: what a code block prints, or the exception it
   raises. The tests (tests/test_docs_code.py) check both against a real run.
 - Download links on each chapter: its companion notebook and its PDF handout.
-- Figures drawn at build time from a real recorded run of an example.
+- Timeline figures drawn at build time from a real recorded run of an example
+  (`book_timelines` in conf.py).
 """
 
 import json
@@ -50,19 +51,26 @@ def add_downloads(app, pagename, templatename, context, doctree):
     context["book_downloads"] = [(label, pathto(path, 1)) for label, path in downloads]
 
 
-def draw_task_timeline(app):
-    """Run examples/intro/timeline.py and draw when each task held the loop."""
+def draw_timelines(app):
+    """Draw each figure of `book_timelines` from a real run of its program."""
+    for name, program in app.config.book_timelines.items():
+        run = subprocess.run(
+            [sys.executable, ROOT / program, "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        draw_timeline(name, json.loads(run.stdout))
+
+
+def draw_timeline(name, slices):
+    """A bar for each slice of time a task ran: [{"task", "start", "end"}, ...]."""
     import matplotlib
 
     matplotlib.use("agg")
     from matplotlib import pyplot
 
-    program = ROOT / "examples" / "intro" / "timeline.py"
-    run = subprocess.run(
-        [sys.executable, program, "--json"], capture_output=True, text=True, check=True
-    )
-    slices = json.loads(run.stdout)
-    tasks = sorted({piece["task"] for piece in slices}, reverse=True)
+    tasks = list(dict.fromkeys(piece["task"] for piece in slices))[::-1]
     height = 0.6 + 0.55 * len(tasks)
     figure, axes = pyplot.subplots(figsize=(8, height), layout="constrained")
     for piece in slices:
@@ -75,8 +83,8 @@ def draw_task_timeline(app):
     axes.grid(axis="x", alpha=0.3)
     FIGURES.mkdir(parents=True, exist_ok=True)
     # SVG for the web, PDF for the handouts; no timestamps, so rebuilds compare equal.
-    figure.savefig(FIGURES / "task-timeline.svg", metadata={"Date": None})
-    figure.savefig(FIGURES / "task-timeline.pdf", metadata={"CreationDate": None})
+    figure.savefig(FIGURES / f"{name}.svg", metadata={"Date": None})
+    figure.savefig(FIGURES / f"{name}.pdf", metadata={"CreationDate": None})
     pyplot.close(figure)
 
 
@@ -84,5 +92,6 @@ def setup(app):
     app.add_directive("output", OutputBlock)
     app.add_directive("raises", RaisesBlock)
     app.connect("html-page-context", add_downloads)
-    app.connect("builder-inited", draw_task_timeline)
+    app.add_config_value("book_timelines", {}, "env")
+    app.connect("builder-inited", draw_timelines)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
