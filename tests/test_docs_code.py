@@ -114,6 +114,9 @@ def run_block(block, namespace, loop, filename):
             raised = None
         except Exception as exc:  # the page may expect it
             raised = exc
+            # The traceback's frames would keep the block's objects alive past the
+            # gc.collect() below, and their warnings would land in a later block.
+            traceback.clear_frames(exc.__traceback__)
         gc.collect()  # report coroutines that were never awaited now, not later
     return captured.getvalue(), raised
 
