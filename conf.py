@@ -73,5 +73,12 @@ latex_documents = [
         for path in CHAPTERS
     ),
 ]
-latex_elements = {"papersize": "a4paper", "pointsize": "11pt"}
+latex_elements = {
+    "papersize": "a4paper",
+    "pointsize": "11pt",
+    # Code at 88 columns fits the page without wrapping.
+    "fvset": r"\fvset{fontsize=\footnotesize}",
+    "printindex": "",  # the book has no index entries yet
+}
+latex_domain_indices = False
 latex_show_urls = "footnote"
