@@ -104,7 +104,8 @@ class ServerProcess:
             stderr=self._stderr,
             text=True,
         )
-        threading.Thread(target=self._read_stdout, daemon=True).start()
+        self._reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._reader.start()
         self._listening.wait(self.startup_timeout)
         first = self.stdout_lines[0] if self.stdout_lines else ""
         match = re.fullmatch(r"listening on (\S+):(\d+)", first.strip())
@@ -122,6 +123,8 @@ class ServerProcess:
 
     def __exit__(self, *exc_info):
         self.stop()
+        self._reader.join(5)  # the pipe ends with the process
+        self.process.stdout.close()
         self._stderr.close()
 
     def stop(self, timeout=10):
