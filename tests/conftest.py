@@ -76,6 +76,9 @@ TROUBLE = (
     "was destroyed but it is pending",
     "never awaited",
     "ResourceWarning",
+    "Exception in callback",
+    "Unhandled exception",
+    "socket.send() raised exception",
 )
 
 
@@ -110,8 +113,9 @@ class ServerProcess:
         first = self.stdout_lines[0] if self.stdout_lines else ""
         match = re.fullmatch(r"listening on (\S+):(\d+)", first.strip())
         if not match:
-            self.stop()
-            raise AssertionError(f"no 'listening on' line: {first!r}\n{self.stderr()}")
+            errors = self.stderr()
+            self.__exit__()
+            raise AssertionError(f"no 'listening on' line: {first!r}\n{errors}")
         self.host, self.port = match[1], int(match[2])
         return self
 

@@ -1,0 +1,121 @@
+"""Step 5, the protocol's actions: connect, joinroom, leaveroom and chat.
+
+    python examples/chat/server05.py --port 0
+
+A client first says who it is, `{"action": "connect", "username": "ada"}`, then
+joins rooms and chats in them. The server confirms connect, joinroom and
+leaveroom by sending the request back with `"ok": true`, and answers a chat
+with the message as the room would see it, `"from"` added. Each connection is
+still on its own, so "the room" is just the sender: step 7 brings the others.
+
+New here: `validate_request()` from utils.py checks a request has a known action
+and the fields it needs, as strings, so the code that acts on it never meets a
+missing field; and a `Client` object holds what the server knows about one
+connection. Anything refused gets an error message, and the connection stays
+open.
+"""
+
+import asyncio
+import sys
+
+from utils import (
+    FrameTooLarge,
+    ProtocolError,
+    announce,
+    argument_parser,
+    close_writer,
+    decode_message,
+    encode_frame,
+    error_message,
+    read_frame,
+    validate_request,
+)
+
+
+class Client:
+    """What the server knows about one connection."""
+
+    def __init__(self, address):
+        self.address = address
+        self.username = None  # set by "connect"
+        self.rooms = set()
+
+    def __str__(self):
+        return self.username or str(self.address)
+
+
+def perform(client, request):
+    """Do what a valid request asks; the reply to send back."""
+    action = request["action"]
+    if action == "connect":
+        return connect(client, request["username"])
+    if client.username is None:
+        raise ProtocolError('send "connect" with your username first')
+    if action == "joinroom":
+        return join(client, request["room"])
+    if action == "leaveroom":
+        return leave(client, request["room"])
+    return chat(client, request["room"], request["message"])
+
+
+def connect(client, username):
+    if client.username is not None:
+        raise ProtocolError(f"already connected as {client.username!r}")
+    client.username = username
+    return {"action": "connect", "username": username, "ok": True}
+
+
+def join(client, room):
+    client.rooms.add(room)
+    return {"action": "joinroom", "room": room, "ok": True}
+
+
+def leave(client, room):
+    if room not in client.rooms:
+        raise ProtocolError(f"not in room {room!r}")
+    client.rooms.discard(room)
+    return {"action": "leaveroom", "room": room, "ok": True}
+
+
+def chat(client, room, text):
+    if room not in client.rooms:
+        raise ProtocolError(f"join room {room!r} before chatting in it")
+    return {"action": "chat", "room": room, "message": text, "from": client.username}
+
+
+def reply_to(client, payload):
+    """The answer to one frame: what its request asks for, or why it is refused."""
+    try:
+        request = validate_request(decode_message(payload))
+        return perform(client, request)
+    except ProtocolError as error:
+        return error_message(error.reason)
+
+
+async def serve_client(reader, writer):
+    """Answer a client's requests until it hangs up or breaks the rules."""
+    client = Client(writer.get_extra_info("peername"))
+    print(f"{client} connected", file=sys.stderr)
+    try:
+        while (payload := await read_frame(reader)) is not None:
+            writer.write(encode_frame(reply_to(client, payload)))
+            await writer.drain()
+    except FrameTooLarge as error:
+        writer.write(encode_frame(error_message(error.reason)))
+    except ConnectionError:
+        pass  # the client vanished
+    finally:
+        await close_writer(writer)
+        print(f"{client} left", file=sys.stderr)
+
+
+async def main():
+    args = argument_parser(__doc__).parse_args()
+    server = await asyncio.start_server(serve_client, args.host, args.port)
+    announce(server)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,268 @@
+"""Step 12, a TaskGroup per connection: its two tasks live and die together.
+
+    python examples/chat/server12.py --port 0
+
+Steps 9 to 11 ran each connection's receiver and sender with `create_task()`,
+waited for the first to finish with `asyncio.wait()`, and cancelled the other
+by hand. It works, but every line of it is ours to get right: forget the
+cancel and a task outlives its connection; forget to look at a finished task
+and an exception in it is never seen (asyncio can only say "Task exception was
+never retrieved", later, when the task is garbage-collected).
+
+`asyncio.TaskGroup` does all of that. `async with asyncio.TaskGroup() as
+tasks:` starts tasks with `tasks.create_task()`, and the block does not end
+until they all have. If one raises, the group cancels the others and raises
+the error (in an `ExceptionGroup`) where we can see it. Stopping a task from
+outside is still a `cancel()`: a cancelled task simply counts as done.
+
+The receiver, when the client leaves, cancels the sender itself (the outbox is
+flushed by close_connection() afterwards); `hang_up()` cancels both.
+"""
+
+import asyncio
+import functools
+import sys
+from collections import defaultdict
+
+from utils import (
+    FrameTooLarge,
+    ProtocolError,
+    announce,
+    argument_parser,
+    close_writer,
+    decode_message,
+    encode_frame,
+    error_message,
+    read_frame,
+    seconds,
+    validate_request,
+)
+
+QUEUE_SIZE = 100  # messages waiting for a client before it is dropped
+WRITE_BUFFER_HIGH = 64 * 1024  # bytes a transport holds before drain() waits
+SEND_TIMEOUT = 10.0  # seconds a client may take to accept what we send it
+CLOSE_TIMEOUT = 3.0  # seconds to flush and close a connection before aborting it
+
+USERS = {}  # username -> Client, for every connected user
+ROOMS = defaultdict(set)  # room name -> the Clients in it
+
+
+class Client:
+    """One connection: its streams, who it is, its rooms, and its outbox."""
+
+    def __init__(self, reader, writer):
+        self.reader = reader
+        self.writer = writer
+        self.address = writer.get_extra_info("peername")
+        self.username = None
+        self.rooms = set()
+        self.outbox = asyncio.Queue(QUEUE_SIZE)
+        self.receiver = None  # its two tasks, while it is served: one reads...
+        self.sender = None  # ...and one writes
+        self.last_word = None  # a last message (an error) to send before closing
+        self.dropped = False  # dropped: its outbox is thrown away
+
+    def __str__(self):
+        return self.username or str(self.address)
+
+    def hang_up(self):
+        """Stop this client's tasks; serve_client() then closes the connection."""
+        for task in (self.receiver, self.sender):
+            if task is not None:
+                task.cancel()
+
+
+# --- sending: into the outbox, and out of it ----------------------------------
+
+
+def post(client, message):
+    """Queue a message for a client, or drop the client if it is too far behind."""
+    try:
+        client.outbox.put_nowait(message)  # never waits
+    except asyncio.QueueFull:
+        drop(client, f"too slow: {QUEUE_SIZE} messages waiting")
+
+
+def drop(client, reason):
+    """Cut off a client that the server cannot serve any more, saying why."""
+    if client.dropped:
+        return
+    print(f"dropping {client}: {reason}", file=sys.stderr)
+    forget(client)  # no more messages for it
+    client.dropped = True
+    client.last_word = error_message(reason)
+    client.hang_up()
+
+
+def broadcast(room, message):
+    """Queue a message for every member of a room, the sender included."""
+    # No await in this loop: every member gets the message in the same step of
+    # the event loop, so all of them see the room's messages in the same order.
+    for member in list(ROOMS[room]):  # a copy: post() may remove a member
+        post(member, message)
+
+
+async def send_outbox(client):
+    """The sender task: write the client's messages one at a time, in order."""
+    try:
+        while True:
+            message = await client.outbox.get()
+            client.writer.write(encode_frame(message))
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await client.writer.drain()  # only this task waits for this client
+    except TimeoutError:
+        drop(client, f"too slow: nothing read for {SEND_TIMEOUT:g} s")
+    except ConnectionError:
+        pass  # the client vanished: the receiver will see it too
+
+
+async def close_connection(client):
+    """Flush what is queued, add the last word, and close (or give up)."""
+    writer = client.writer
+    if not writer.transport.is_closing():  # else it is gone: write nothing
+        while not (client.dropped or client.outbox.empty()):
+            writer.write(encode_frame(client.outbox.get_nowait()))
+        if client.last_word is not None:
+            writer.write(encode_frame(client.last_word))
+    await close_writer(writer, CLOSE_TIMEOUT)
+
+
+# --- the protocol -------------------------------------------------------------
+
+
+def perform(client, request):
+    """Do what a valid request asks; the reply to send back, if any."""
+    action = request["action"]
+    if action == "connect":
+        return connect(client, request["username"])
+    if client.username is None:
+        raise ProtocolError('send "connect" with your username first')
+    if action == "joinroom":
+        return join(client, request["room"])
+    if action == "leaveroom":
+        return leave(client, request["room"])
+    return chat(client, request["room"], request["message"])
+
+
+def connect(client, username):
+    if client.username is not None:
+        raise ProtocolError(f"already connected as {client.username!r}")
+    if username in USERS:
+        raise ProtocolError(f"username {username!r} is taken")
+    client.username = username
+    USERS[username] = client
+    return {"action": "connect", "username": username, "ok": True}
+
+
+def join(client, room):
+    client.rooms.add(room)
+    ROOMS[room].add(client)
+    return {"action": "joinroom", "room": room, "ok": True}
+
+
+def leave(client, room):
+    if room not in client.rooms:
+        raise ProtocolError(f"not in room {room!r}")
+    remove_from_room(client, room)
+    return {"action": "leaveroom", "room": room, "ok": True}
+
+
+def chat(client, room, text):
+    if room not in client.rooms:
+        raise ProtocolError(f"join room {room!r} before chatting in it")
+    message = {"action": "chat", "room": room, "message": text}
+    broadcast(room, {**message, "from": client.username})
+
+
+def remove_from_room(client, room):
+    client.rooms.discard(room)
+    ROOMS[room].discard(client)
+    if not ROOMS[room]:
+        del ROOMS[room]
+
+
+def forget(client):
+    """Take a leaving client out of its rooms, and free its username."""
+    for room in list(client.rooms):
+        remove_from_room(client, room)
+    if USERS.get(client.username) is client:
+        del USERS[client.username]
+
+
+def handle_frame(client, payload):
+    """Carry out one frame's request, and queue the reply or the refusal."""
+    try:
+        request = validate_request(decode_message(payload))
+        reply = perform(client, request)
+    except ProtocolError as error:
+        reply = error_message(error.reason)
+    if reply is not None:
+        post(client, reply)
+
+
+async def receive_requests(client, idle_timeout):
+    """The receiver task: handle the client's frames until it leaves."""
+    try:
+        while (payload := await next_frame(client, idle_timeout)) is not None:
+            handle_frame(client, payload)
+    except ConnectionError:
+        pass  # the client vanished
+    finally:
+        # No more requests, so no more replies: the sender can stop, and
+        # close_connection() will flush whatever is still in the outbox.
+        client.sender.cancel()
+
+
+async def next_frame(client, idle_timeout):
+    """The client's next frame; None when it is gone or must be cut off."""
+    try:
+        async with asyncio.timeout(idle_timeout):  # None: no deadline
+            return await read_frame(client.reader)
+    except TimeoutError:
+        reason = f"idle for more than {idle_timeout:g} s"
+    except FrameTooLarge as error:
+        reason = error.reason
+    client.last_word = error_message(reason)
+    return None
+
+
+# --- one connection -----------------------------------------------------------
+
+
+async def serve_client(reader, writer, idle_timeout):
+    """Serve one connection with a receiver and a sender task, until both end."""
+    client = Client(reader, writer)
+    print(f"{client} connected", file=sys.stderr)
+    # drain() waits once the transport holds this much for the client: with
+    # the bounded outbox, that bounds the memory one client can hold.
+    writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            client.sender = tasks.create_task(send_outbox(client))
+            client.receiver = tasks.create_task(receive_requests(client, idle_timeout))
+    finally:
+        forget(client)
+        await close_connection(client)
+        print(f"{client} left; {len(USERS)} users connected", file=sys.stderr)
+
+
+async def main():
+    parser = argument_parser(__doc__)
+    parser.add_argument(
+        "--idle-timeout",
+        type=seconds,
+        default=3600.0,
+        metavar="SECONDS",
+        help="how long a client may stay silent; 0: forever (default %(default)s)",
+    )
+    args = parser.parse_args()
+    # start_server() calls serve_client(reader, writer): partial() adds the rest.
+    serve = functools.partial(serve_client, idle_timeout=args.idle_timeout or None)
+    server = await asyncio.start_server(serve, args.host, args.port)
+    announce(server)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

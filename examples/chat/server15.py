@@ -1,0 +1,296 @@
+"""Step 15, logging: what the server does, with times and levels, on stderr.
+
+    python examples/chat/server15.py --port 0
+
+The `print(..., file=sys.stderr)` lines become calls to a logger from the
+standard `logging` module. Each message gets a time and a level: DEBUG and INFO
+for the ordinary life of the server (who connected, who left), WARNING for what
+an operator may want to look at (a client dropped), ERROR for what needs fixing
+(a bug, logged with its traceback). `logging.basicConfig()` sends them all to
+standard error; standard output keeps the one `listening on` line.
+
+We log through our own logger, "chat", and set only its level. asyncio logs
+through its own, "asyncio", which stays at WARNING: in debug mode
+(`python -X dev`) it would otherwise be very talkative.
+"""
+
+import asyncio
+import functools
+import logging
+from collections import defaultdict
+
+from utils import (
+    FrameTooLarge,
+    ProtocolError,
+    announce,
+    argument_parser,
+    close_writer,
+    decode_message,
+    encode_frame,
+    error_message,
+    on_shutdown_signal,
+    read_frame,
+    seconds,
+    validate_request,
+)
+
+QUEUE_SIZE = 100  # messages waiting for a client before it is dropped
+WRITE_BUFFER_HIGH = 64 * 1024  # bytes a transport holds before drain() waits
+SEND_TIMEOUT = 10.0  # seconds a client may take to accept what we send it
+CLOSE_TIMEOUT = 3.0  # seconds to flush and close a connection before aborting it
+GOODBYE = {"action": "goodbye", "reason": "server shutting down"}
+
+log = logging.getLogger("chat")
+
+CLIENTS = set()  # every open connection, connected user or not
+USERS = {}  # username -> Client, for every connected user
+ROOMS = defaultdict(set)  # room name -> the Clients in it
+
+
+class Client:
+    """One connection: its streams, who it is, its rooms, and its outbox."""
+
+    def __init__(self, reader, writer):
+        self.reader = reader
+        self.writer = writer
+        self.address = writer.get_extra_info("peername")
+        self.task = asyncio.current_task()  # the task that serves this connection
+        self.username = None
+        self.rooms = set()
+        self.outbox = asyncio.Queue(QUEUE_SIZE)
+        self.receiver = None  # its two tasks, while it is served: one reads...
+        self.sender = None  # ...and one writes
+        self.last_word = None  # a last message (an error) to send before closing
+        self.dropped = False  # dropped: its outbox is thrown away
+        self.closing = False  # closing: past saving, or saying goodbye
+
+    def __str__(self):
+        host, port = self.address[:2]
+        return self.username or f"{host}:{port}"
+
+    def hang_up(self):
+        """Stop this client's tasks; serve_client() then closes the connection."""
+        for task in (self.receiver, self.sender):
+            if task is not None:
+                task.cancel()
+
+
+# --- sending: into the outbox, and out of it ----------------------------------
+
+
+def post(client, message):
+    """Queue a message for a client, or drop the client if it is too far behind."""
+    try:
+        client.outbox.put_nowait(message)  # never waits
+    except asyncio.QueueFull:
+        drop(client, f"too slow: {QUEUE_SIZE} messages waiting")
+
+
+def drop(client, reason):
+    """Cut off a client that the server cannot serve any more, saying why."""
+    if client.closing or client.dropped:
+        return
+    log.warning("dropping %s: %s", client, reason)
+    forget(client)  # no more messages for it
+    client.dropped = True
+    client.last_word = error_message(reason)
+    client.hang_up()
+
+
+def broadcast(room, message):
+    """Queue a message for every member of a room, the sender included."""
+    # No await in this loop: every member gets the message in the same step of
+    # the event loop, so all of them see the room's messages in the same order.
+    for member in list(ROOMS[room]):  # a copy: post() may remove a member
+        post(member, message)
+
+
+async def send_outbox(client):
+    """The sender task: write the client's messages one at a time, in order."""
+    while True:
+        message = await client.outbox.get()
+        client.writer.write(encode_frame(message))
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await client.writer.drain()  # only this task waits for this client
+        except TimeoutError:
+            drop(client, f"too slow: nothing read for {SEND_TIMEOUT:g} s")
+            return
+
+
+async def close_connection(client):
+    """Flush what is queued, add the last word, and close (or give up)."""
+    client.closing = True
+    writer = client.writer
+    if not writer.transport.is_closing():  # else it is gone: write nothing
+        while not (client.dropped or client.outbox.empty()):
+            writer.write(encode_frame(client.outbox.get_nowait()))
+        if client.last_word is not None:
+            writer.write(encode_frame(client.last_word))
+    await close_writer(writer, CLOSE_TIMEOUT)
+
+
+# --- the protocol -------------------------------------------------------------
+
+
+def perform(client, request):
+    """Do what a valid request asks; the reply to send back, if any."""
+    action = request["action"]
+    if action == "connect":
+        return connect(client, request["username"])
+    if client.username is None:
+        raise ProtocolError('send "connect" with your username first')
+    if action == "joinroom":
+        return join(client, request["room"])
+    if action == "leaveroom":
+        return leave(client, request["room"])
+    return chat(client, request["room"], request["message"])
+
+
+def connect(client, username):
+    if client.username is not None:
+        raise ProtocolError(f"already connected as {client.username!r}")
+    if username in USERS:
+        raise ProtocolError(f"username {username!r} is taken")
+    log.info("%s is %s", client, username)
+    client.username = username
+    USERS[username] = client
+    return {"action": "connect", "username": username, "ok": True}
+
+
+def join(client, room):
+    client.rooms.add(room)
+    ROOMS[room].add(client)
+    return {"action": "joinroom", "room": room, "ok": True}
+
+
+def leave(client, room):
+    if room not in client.rooms:
+        raise ProtocolError(f"not in room {room!r}")
+    remove_from_room(client, room)
+    return {"action": "leaveroom", "room": room, "ok": True}
+
+
+def chat(client, room, text):
+    if room not in client.rooms:
+        raise ProtocolError(f"join room {room!r} before chatting in it")
+    message = {"action": "chat", "room": room, "message": text}
+    broadcast(room, {**message, "from": client.username})
+
+
+def remove_from_room(client, room):
+    client.rooms.discard(room)
+    ROOMS[room].discard(client)
+    if not ROOMS[room]:
+        del ROOMS[room]
+
+
+def forget(client):
+    """Take a leaving client out of its rooms, and free its username."""
+    for room in list(client.rooms):
+        remove_from_room(client, room)
+    if USERS.get(client.username) is client:
+        del USERS[client.username]
+
+
+def handle_frame(client, payload):
+    """Carry out one frame's request, and queue the reply or the refusal."""
+    try:
+        request = validate_request(decode_message(payload))
+        reply = perform(client, request)
+    except ProtocolError as error:
+        reply = error_message(error.reason)
+    if reply is not None:
+        post(client, reply)
+
+
+async def receive_requests(client, idle_timeout):
+    """The receiver task: handle the client's frames until it leaves."""
+    try:
+        while (payload := await next_frame(client, idle_timeout)) is not None:
+            handle_frame(client, payload)
+    finally:
+        # No more requests, so no more replies: the sender can stop, and
+        # close_connection() will flush whatever is still in the outbox.
+        client.sender.cancel()
+
+
+async def next_frame(client, idle_timeout):
+    """The client's next frame; None when it is gone or must be cut off."""
+    try:
+        async with asyncio.timeout(idle_timeout):  # None: no deadline
+            return await read_frame(client.reader)
+    except TimeoutError:
+        reason = f"idle for more than {idle_timeout:g} s"
+    except FrameTooLarge as error:
+        reason = error.reason
+    client.last_word = error_message(reason)
+    return None
+
+
+# --- one connection -----------------------------------------------------------
+
+
+async def serve_client(reader, writer, idle_timeout):
+    """Serve one connection with a receiver and a sender task, until both end."""
+    client = Client(reader, writer)
+    CLIENTS.add(client)
+    log.info("%s connected", client)
+    # drain() waits once the transport holds this much for the client: with
+    # the bounded outbox, that bounds the memory one client can hold.
+    writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            client.sender = tasks.create_task(send_outbox(client))
+            client.receiver = tasks.create_task(receive_requests(client, idle_timeout))
+    except* OSError as errors:  # a reset, a broken pipe: the client is gone
+        log.info("%s: connection lost: %r", client, errors.exceptions[0])
+    except* Exception as errors:  # a bug: show it, and keep serving the others
+        log.error("%s: unexpected error", client, exc_info=errors)
+    finally:
+        forget(client)
+        await close_connection(client)
+        CLIENTS.discard(client)
+        log.info("%s disconnected; %d users connected", client, len(USERS))
+
+
+async def say_goodbye_to_everyone():
+    """Tell every client goodbye, and wait until every connection is closed."""
+    while CLIENTS:  # a loop: a connection may arrive while we wait
+        for client in CLIENTS:
+            if not client.closing:
+                client.last_word = GOODBYE
+                client.hang_up()  # it stops reading, flushes, says goodbye
+        await asyncio.wait([client.task for client in CLIENTS])
+
+
+async def main():
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")
+    log.setLevel(logging.INFO)  # our logger only: asyncio's stays at WARNING
+    parser = argument_parser(__doc__)
+    parser.add_argument(
+        "--idle-timeout",
+        type=seconds,
+        default=3600.0,
+        metavar="SECONDS",
+        help="how long a client may stay silent; 0: forever (default %(default)s)",
+    )
+    args = parser.parse_args()
+    # start_server() calls serve_client(reader, writer): partial() adds the rest.
+    serve = functools.partial(serve_client, idle_timeout=args.idle_timeout or None)
+    server = await asyncio.start_server(serve, args.host, args.port)
+    stop = asyncio.Event()
+    on_shutdown_signal(stop.set)
+    async with server:
+        announce(server)
+        await stop.wait()
+        log.info("shutting down")
+        server.close()  # stop accepting; the open connections are ours to close
+        await say_goodbye_to_everyone()
+    # Leaving `async with server` waits for the server to close. (On Python 3.12
+    # and later that includes every connection: which is why we closed them.)
+    log.info("stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,331 @@
+"""Step 17, command-line options: the server's limits, set when it starts.
+
+    python examples/chat/server17.py --port 0 --queue-size 20 --log-level DEBUG
+    python examples/chat/server17.py --help
+
+The numbers that were constants become options, each checked by argparse
+before the server starts (utils.py's `positive_int()` and `seconds()` refuse 0,
+negative numbers and words, with a clear message):
+
+- --max-message-bytes: the largest frame a client may send (64 KiB);
+- --idle-timeout: how long a client may stay silent (an hour; 0: forever);
+- --queue-size: how many messages may wait for a client before it is
+  dropped (100);
+- --log-level: how much to log, DEBUG, INFO, WARNING or ERROR (INFO).
+
+`parse_command_line()` gathers them; main() hands them to ChatServer, which
+keeps them as attributes. The timeouts that only an operator in trouble would
+touch stay constants at the top of the file.
+"""
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from utils import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    FrameTooLarge,
+    ProtocolError,
+    announce,
+    argument_parser,
+    close_writer,
+    decode_message,
+    encode_frame,
+    error_message,
+    on_shutdown_signal,
+    positive_int,
+    read_frame,
+    seconds,
+    validate_request,
+)
+
+log = logging.getLogger("chat")
+
+GOODBYE = {"action": "goodbye", "reason": "server shutting down"}
+SEND_TIMEOUT = 10.0  # seconds a client may take to accept what we send it
+CLOSE_TIMEOUT = 3.0  # seconds to flush and close a connection before aborting it
+WRITE_BUFFER_HIGH = 64 * 1024  # bytes a transport holds before drain() waits
+
+
+class Client:
+    """One connection: its streams, who it is, its rooms, and its outbox."""
+
+    def __init__(self, reader, writer, queue_size):
+        self.reader = reader
+        self.writer = writer
+        self.address = writer.get_extra_info("peername")
+        self.task = asyncio.current_task()  # the task that serves this connection
+        self.receiver = None  # its two tasks, while it is served: one reads...
+        self.sender = None  # ...and one writes
+        self.username = None  # set by a successful "connect"
+        self.rooms = set()
+        # Every message for this client waits here for its sender task. Bounded:
+        # a client with `queue_size` messages waiting is too slow, and is dropped.
+        self.outbox = asyncio.Queue(queue_size)
+        self.last_word = None  # a goodbye or an error to send before closing
+        self.dropped = False  # dropped: what it has not received is thrown away
+        self.closing = False
+
+    def __str__(self):
+        host, port = self.address[:2]
+        return self.username or f"{host}:{port}"
+
+    def hang_up(self):
+        """Stop reading from and writing to this client; closing comes next."""
+        for task in (self.receiver, self.sender):
+            if task is not None:
+                task.cancel()
+
+    def deliver(self, message):
+        """Queue a message for this client; False if its outbox is full."""
+        try:
+            self.outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+
+class ChatServer:
+    """The chat's state and rules, and the life of every connection."""
+
+    def __init__(self, *, max_message_bytes, idle_timeout, queue_size):
+        self.max_message_bytes = max_message_bytes
+        self.idle_timeout = idle_timeout or None  # None: wait as long as it takes
+        self.queue_size = queue_size
+        self.clients = set()  # every open connection
+        self.users = {}  # username -> Client
+        self.rooms = defaultdict(set)  # room name -> the Clients in it
+
+    # --- one connection, from start to end ------------------------------------
+
+    async def serve_client(self, reader, writer):
+        """Serve one connection until it ends; start_server calls this."""
+        client = Client(reader, writer, self.queue_size)
+        self.clients.add(client)
+        try:
+            await self.converse(client)
+        finally:
+            self.forget(client)
+            await self.close_connection(client)
+            self.clients.discard(client)
+            log.info("%s disconnected", client)
+
+    async def converse(self, client):
+        """Serve a client with two tasks: one reads requests, one writes replies."""
+        log.info("%s connected", client)
+        # drain() waits once the transport holds this much for the client: with
+        # the bounded outbox, that bounds the memory one client can hold.
+        client.writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                client.sender = tasks.create_task(self.send_outbox(client))
+                client.receiver = tasks.create_task(self.receive_requests(client))
+        except* OSError as errors:  # a reset, a broken pipe: the client is gone
+            log.info("%s: connection lost: %r", client, errors.exceptions[0])
+        except* Exception as errors:  # a bug: log it, and keep serving the others
+            log.error("%s: unexpected error", client, exc_info=errors)
+
+    async def receive_requests(self, client):
+        """Handle the client's frames until it leaves or has to be cut off."""
+        try:
+            while (payload := await self.next_frame(client)) is not None:
+                self.handle_frame(client, payload)
+        finally:
+            # No more requests, so no more replies: the sender can stop, and
+            # close_connection() will flush whatever is still in the outbox.
+            client.sender.cancel()
+
+    async def next_frame(self, client):
+        """The client's next frame; None when it is gone or must be cut off."""
+        try:
+            async with asyncio.timeout(self.idle_timeout):
+                return await read_frame(client.reader, self.max_message_bytes)
+        except TimeoutError:
+            reason = f"idle for more than {self.idle_timeout:g} s"
+        except FrameTooLarge as error:
+            reason = error.reason
+        client.last_word = error_message(reason)
+        return None
+
+    async def send_outbox(self, client):
+        """Write the client's messages in order, waiting each time it lags behind."""
+        while True:
+            message = await client.outbox.get()
+            client.writer.write(encode_frame(message))
+            try:
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    await client.writer.drain()
+            except TimeoutError:
+                self.drop(client, f"too slow: nothing read for {SEND_TIMEOUT:g} s")
+                return
+
+    async def close_connection(self, client):
+        """Flush what is queued, add the last word, and close (or give up)."""
+        client.closing = True
+        writer = client.writer
+        if not writer.transport.is_closing():  # else it is gone: write nothing
+            while not (client.dropped or client.outbox.empty()):
+                writer.write(encode_frame(client.outbox.get_nowait()))
+            if client.last_word is not None:
+                writer.write(encode_frame(client.last_word))
+        await close_writer(writer, CLOSE_TIMEOUT)
+
+    # --- requests -------------------------------------------------------------
+
+    def handle_frame(self, client, payload):
+        """Carry out one frame's request, and queue the reply if there is one."""
+        try:
+            request = validate_request(decode_message(payload))
+            reply = self.perform(client, request)
+        except ProtocolError as error:
+            reply = error_message(error.reason)
+        if reply is not None:
+            self.post(client, reply)
+
+    def perform(self, client, request):
+        """Do what a valid request asks; the reply, or None (a chat is its own)."""
+        action = request["action"]
+        if action == "connect":
+            return self.connect(client, request["username"])
+        if client.username is None:
+            raise ProtocolError('send "connect" with your username first')
+        if action == "joinroom":
+            return self.join(client, request["room"])
+        if action == "leaveroom":
+            return self.leave(client, request["room"])
+        return self.chat(client, request["room"], request["message"])
+
+    def connect(self, client, username):
+        if client.username is not None:
+            raise ProtocolError(f"already connected as {client.username!r}")
+        if username in self.users:
+            raise ProtocolError(f"username {username!r} is taken")
+        log.info("%s is %s", client, username)
+        client.username = username
+        self.users[username] = client
+        return {"action": "connect", "username": username, "ok": True}
+
+    def join(self, client, room):
+        client.rooms.add(room)
+        self.rooms[room].add(client)
+        return {"action": "joinroom", "room": room, "ok": True}
+
+    def leave(self, client, room):
+        if room not in client.rooms:
+            raise ProtocolError(f"not in room {room!r}")
+        self.remove_from_room(client, room)
+        return {"action": "leaveroom", "room": room, "ok": True}
+
+    def chat(self, client, room, text):
+        if room not in client.rooms:
+            raise ProtocolError(f"join room {room!r} before chatting in it")
+        message = {"action": "chat", "room": room, "message": text}
+        self.broadcast(room, {**message, "from": client.username})
+
+    # --- fan-out and its casualties -------------------------------------------
+
+    def broadcast(self, room, message):
+        """Queue a message for every member of a room, the sender included."""
+        # No await in this loop: all members get the message in the same step of
+        # the event loop, so they all see the room's messages in the same order.
+        for member in list(self.rooms[room]):  # a copy: post() may drop a member
+            self.post(member, message)
+
+    def post(self, client, message):
+        """Queue a message for a client, or drop the client if it is too far behind."""
+        if not client.deliver(message):
+            self.drop(client, f"too slow: {self.queue_size} messages waiting")
+
+    def drop(self, client, reason):
+        """Cut off a client that the server cannot serve any more, saying why."""
+        if client.closing or client.dropped:
+            return
+        log.warning("dropping %s: %s", client, reason)
+        self.forget(client)  # no more messages for it
+        client.dropped = True
+        client.last_word = error_message(reason)
+        client.hang_up()  # its converse() ends, then close_connection() runs
+
+    def forget(self, client):
+        """Take a leaving client out of its rooms and out of the user list."""
+        for room in list(client.rooms):
+            self.remove_from_room(client, room)
+        if self.users.get(client.username) is client:
+            del self.users[client.username]
+
+    def remove_from_room(self, client, room):
+        client.rooms.discard(room)
+        self.rooms[room].discard(client)
+        if not self.rooms[room]:
+            del self.rooms[room]  # an empty room costs nothing
+
+    # --- shutdown -------------------------------------------------------------
+
+    async def shutdown(self):
+        """Say goodbye to every client and wait until every connection is closed."""
+        while self.clients:  # a loop: a connection may arrive while we wait
+            for client in self.clients:
+                if not client.closing:
+                    client.last_word = GOODBYE
+                    client.hang_up()  # it stops reading, flushes, says goodbye
+            await asyncio.wait([client.task for client in self.clients])
+
+
+def parse_command_line():
+    parser = argument_parser(__doc__)
+    parser.add_argument(
+        "--max-message-bytes",
+        metavar="BYTES",
+        type=positive_int,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        help="largest frame a client may send (default %(default)s)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        metavar="SECONDS",
+        type=seconds,
+        default=3600.0,
+        help="how long a client may stay silent; 0: forever (default %(default)s)",
+    )
+    parser.add_argument(
+        "--queue-size",
+        metavar="N",
+        type=positive_int,
+        default=100,
+        help="messages waiting for a client before it is dropped (default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        metavar="LEVEL",
+        help="DEBUG, INFO, WARNING or ERROR (default %(default)s)",
+    )
+    return parser.parse_args()
+
+
+async def main():
+    args = parse_command_line()
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")
+    log.setLevel(args.log_level)  # only our logger: asyncio's stays at WARNING
+    chat = ChatServer(
+        max_message_bytes=args.max_message_bytes,
+        idle_timeout=args.idle_timeout,
+        queue_size=args.queue_size,
+    )
+    server = await asyncio.start_server(chat.serve_client, args.host, args.port)
+    stop = asyncio.Event()
+    on_shutdown_signal(stop.set)
+    async with server:
+        announce(server)
+        await stop.wait()
+        log.info("shutting down")
+        server.close()  # stop accepting; the open connections are ours to close
+        await chat.shutdown()
+    # Leaving `async with server` waits for the server to close. (On Python 3.12
+    # and later that includes every connection: which is why we closed them.)
+    log.info("stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

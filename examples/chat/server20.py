@@ -1,0 +1,448 @@
+"""Step 20, the finished chat server: every earlier step, plus statistics.
+
+    python examples/chat/server20.py                    # plain TCP on 127.0.0.1:8888
+    python examples/chat/server20.py --port 0           # on any free port
+    python examples/chat/server20.py --certfile cert.pem --keyfile key.pem   # TLS
+    python examples/chat/server20.py --status-every 60  # figures in the log
+    python examples/chat/server20.py --help             # every option
+
+What it does, and the step that taught it:
+
+- frames (a 4-byte length, then UTF-8 JSON) read with readexactly (3, 4)
+- connect, joinroom, leaveroom and chat, with an error for anything wrong (5)
+- unique usernames and rooms, forgotten when a client leaves (6, 7)
+- an outbox and a sender task per client, so that one slow client never delays
+  the others, and every member of a room sees its messages in one order (8, 9)
+- a client that cannot keep up is dropped with a reason (10); so is an idle one
+  (11)
+- a TaskGroup per connection, errors sorted out with except* (12, 13)
+- SIGINT or SIGTERM: stop accepting, say goodbye to everyone, flush, exit 0 (14)
+- logging (15), a ChatServer class (16), command-line options (17), TLS (18),
+  limits on connections, open files and rooms (19)
+
+New here: statistics. The server counts what it does (connections, messages
+sent, requests refused, clients dropped); `--status-every SECONDS` logs those
+figures regularly, from a task that runs beside the server in main()'s
+TaskGroup, and the totals are logged when the server stops.
+"""
+
+import asyncio
+import logging
+import ssl
+from collections import Counter, defaultdict
+
+from utils import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    FrameTooLarge,
+    ProtocolError,
+    announce,
+    argument_parser,
+    close_writer,
+    decode_message,
+    encode_frame,
+    error_message,
+    on_shutdown_signal,
+    positive_int,
+    raise_open_file_limit,
+    read_frame,
+    seconds,
+    validate_request,
+)
+
+log = logging.getLogger("chat")
+
+GOODBYE = {"action": "goodbye", "reason": "server shutting down"}
+SEND_TIMEOUT = 10.0  # seconds a client may take to accept what we send it
+CLOSE_TIMEOUT = 3.0  # seconds to flush and close a connection before aborting it
+WRITE_BUFFER_HIGH = 64 * 1024  # bytes a transport holds before drain() waits
+MAX_ROOMS_PER_CLIENT = 100
+SPARE_FILES = 64  # open files kept for logs, TLS certificates, and the like
+
+
+class Client:
+    """One connection: its streams, who it is, its rooms, and its outbox."""
+
+    def __init__(self, reader, writer, queue_size):
+        self.reader = reader
+        self.writer = writer
+        self.address = writer.get_extra_info("peername")
+        self.task = asyncio.current_task()  # the task that serves this connection
+        self.receiver = None  # its two tasks, while it is served: one reads...
+        self.sender = None  # ...and one writes
+        self.username = None  # set by a successful "connect"
+        self.rooms = set()
+        # Every message for this client waits here for its sender task. Bounded:
+        # a client with `queue_size` messages waiting is too slow, and is dropped.
+        self.outbox = asyncio.Queue(queue_size)
+        self.last_word = None  # a goodbye or an error to send before closing
+        self.dropped = False  # dropped: what it has not received is thrown away
+        self.closing = False
+
+    def __str__(self):
+        host, port = self.address[:2]
+        return self.username or f"{host}:{port}"
+
+    def hang_up(self):
+        """Stop reading from and writing to this client; closing comes next."""
+        for task in (self.receiver, self.sender):
+            if task is not None:
+                task.cancel()
+
+    def deliver(self, message):
+        """Queue a message for this client; False if its outbox is full."""
+        try:
+            self.outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+
+class ChatServer:
+    """The chat's state and rules, and the life of every connection."""
+
+    def __init__(self, *, max_message_bytes, idle_timeout, queue_size, max_clients):
+        self.max_message_bytes = max_message_bytes
+        self.idle_timeout = idle_timeout or None  # None: wait as long as it takes
+        self.queue_size = queue_size
+        self.max_clients = max_clients
+        self.clients = set()  # every open connection
+        self.users = {}  # username -> Client
+        self.rooms = defaultdict(set)  # room name -> the Clients in it
+        self.stats = Counter()
+
+    # --- one connection, from start to end ------------------------------------
+
+    async def serve_client(self, reader, writer):
+        """Serve one connection until it ends; start_server calls this."""
+        client = Client(reader, writer, self.queue_size)
+        self.clients.add(client)
+        try:
+            if len(self.clients) > self.max_clients:
+                self.stats["refused"] += 1
+                log.warning("refused %s: already %d clients", client, self.max_clients)
+                client.last_word = error_message("server full, try again later")
+            else:
+                await self.converse(client)
+        finally:
+            self.forget(client)
+            await self.close_connection(client)
+            self.clients.discard(client)
+            log.info("%s disconnected", client)
+
+    async def converse(self, client):
+        """Serve a client with two tasks: one reads requests, one writes replies."""
+        self.stats["connections"] += 1
+        log.info("%s connected", client)
+        # drain() waits once the transport holds this much for the client: with
+        # the bounded outbox, that bounds the memory one client can hold.
+        client.writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                client.sender = tasks.create_task(self.send_outbox(client))
+                client.receiver = tasks.create_task(self.receive_requests(client))
+        except* OSError as errors:  # a reset, a broken pipe, a TLS error
+            log.info("%s: connection lost: %r", client, errors.exceptions[0])
+        except* Exception as errors:  # a bug: log it, and keep serving the others
+            log.error("%s: unexpected error", client, exc_info=errors)
+
+    async def receive_requests(self, client):
+        """Handle the client's frames until it leaves or has to be cut off."""
+        try:
+            while (payload := await self.next_frame(client)) is not None:
+                self.handle_frame(client, payload)
+        finally:
+            # No more requests, so no more replies: the sender can stop, and
+            # close_connection() will flush whatever is still in the outbox.
+            client.sender.cancel()
+
+    async def next_frame(self, client):
+        """The client's next frame; None when it is gone or must be cut off."""
+        try:
+            async with asyncio.timeout(self.idle_timeout):
+                return await read_frame(client.reader, self.max_message_bytes)
+        except TimeoutError:
+            reason = f"idle for more than {self.idle_timeout:g} s"
+        except FrameTooLarge as error:
+            reason = error.reason
+        client.last_word = error_message(reason)
+        return None
+
+    async def send_outbox(self, client):
+        """Write the client's messages in order, waiting each time it lags behind."""
+        while True:
+            message = await client.outbox.get()
+            client.writer.write(encode_frame(message))
+            try:
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    await client.writer.drain()
+            except TimeoutError:
+                self.drop(client, f"too slow: nothing read for {SEND_TIMEOUT:g} s")
+                return
+
+    async def close_connection(self, client):
+        """Flush what is queued, add the last word, and close (or give up)."""
+        client.closing = True
+        writer = client.writer
+        if not writer.transport.is_closing():  # else it is gone: write nothing
+            while not (client.dropped or client.outbox.empty()):
+                writer.write(encode_frame(client.outbox.get_nowait()))
+            if client.last_word is not None:
+                writer.write(encode_frame(client.last_word))
+        await close_writer(writer, CLOSE_TIMEOUT)
+
+    # --- requests -------------------------------------------------------------
+
+    def handle_frame(self, client, payload):
+        """Carry out one frame's request, and queue the reply if there is one."""
+        try:
+            request = validate_request(decode_message(payload))
+            reply = self.perform(client, request)
+        except ProtocolError as error:
+            self.stats["refused requests"] += 1
+            reply = error_message(error.reason)
+        if reply is not None:
+            self.post(client, reply)
+
+    def perform(self, client, request):
+        """Do what a valid request asks; the reply, or None (a chat is its own)."""
+        action = request["action"]
+        if action == "connect":
+            return self.connect(client, request["username"])
+        if client.username is None:
+            raise ProtocolError('send "connect" with your username first')
+        if action == "joinroom":
+            return self.join(client, request["room"])
+        if action == "leaveroom":
+            return self.leave(client, request["room"])
+        return self.chat(client, request["room"], request["message"])
+
+    def connect(self, client, username):
+        if client.username is not None:
+            raise ProtocolError(f"already connected as {client.username!r}")
+        if username in self.users:
+            raise ProtocolError(f"username {username!r} is taken")
+        log.info("%s is %s", client, username)
+        client.username = username
+        self.users[username] = client
+        return {"action": "connect", "username": username, "ok": True}
+
+    def join(self, client, room):
+        if room not in client.rooms and len(client.rooms) >= MAX_ROOMS_PER_CLIENT:
+            raise ProtocolError(f"already in {MAX_ROOMS_PER_CLIENT} rooms")
+        client.rooms.add(room)
+        self.rooms[room].add(client)
+        return {"action": "joinroom", "room": room, "ok": True}
+
+    def leave(self, client, room):
+        if room not in client.rooms:
+            raise ProtocolError(f"not in room {room!r}")
+        self.remove_from_room(client, room)
+        return {"action": "leaveroom", "room": room, "ok": True}
+
+    def chat(self, client, room, text):
+        if room not in client.rooms:
+            raise ProtocolError(f"join room {room!r} before chatting in it")
+        message = {"action": "chat", "room": room, "message": text}
+        self.broadcast(room, {**message, "from": client.username})
+
+    # --- fan-out and its casualties -------------------------------------------
+
+    def broadcast(self, room, message):
+        """Queue a message for every member of a room, the sender included."""
+        # No await in this loop: all members get the message in the same step of
+        # the event loop, so they all see the room's messages in the same order.
+        for member in list(self.rooms[room]):  # a copy: post() may drop a member
+            self.post(member, message)
+
+    def post(self, client, message):
+        """Queue a message for a client, or drop the client if it is too far behind."""
+        if client.deliver(message):
+            self.stats["messages sent"] += 1
+        else:
+            self.drop(client, f"too slow: {self.queue_size} messages waiting")
+
+    def drop(self, client, reason):
+        """Cut off a client that the server cannot serve any more, saying why."""
+        if client.closing or client.dropped:
+            return
+        log.warning("dropping %s: %s", client, reason)
+        self.stats["dropped"] += 1
+        self.forget(client)  # no more messages for it
+        client.dropped = True
+        client.last_word = error_message(reason)
+        client.hang_up()  # its converse() ends, then close_connection() runs
+
+    def forget(self, client):
+        """Take a leaving client out of its rooms and out of the user list."""
+        for room in list(client.rooms):
+            self.remove_from_room(client, room)
+        if self.users.get(client.username) is client:
+            del self.users[client.username]
+
+    def remove_from_room(self, client, room):
+        client.rooms.discard(room)
+        self.rooms[room].discard(client)
+        if not self.rooms[room]:
+            del self.rooms[room]  # an empty room costs nothing
+
+    # --- shutdown -------------------------------------------------------------
+
+    async def shutdown(self):
+        """Say goodbye to every client and wait until every connection is closed."""
+        while self.clients:  # a loop: a connection may arrive while we wait
+            for client in self.clients:
+                if not client.closing:
+                    client.last_word = GOODBYE
+                    client.hang_up()  # it stops reading, flushes, says goodbye
+            await asyncio.wait([client.task for client in self.clients])
+
+    # --- statistics -----------------------------------------------------------
+
+    def status(self):
+        """The server's figures now: who is here, and what it has done so far."""
+        clients, users, rooms = len(self.clients), len(self.users), len(self.rooms)
+        return f"{clients} open, {users} users, {rooms} rooms; {self.summary()}"
+
+    def summary(self):
+        """What the server has done: how many connections, messages, drops..."""
+        counts = sorted(self.stats.items())
+        return ", ".join(f"{count} {what}" for what, count in counts) or "nothing yet"
+
+
+async def report_status(chat, interval):
+    """Log the server's figures every `interval` seconds (0: never), until cancelled."""
+    while interval:
+        await asyncio.sleep(interval)
+        log.info("status: %s", chat.status())
+
+
+def tls_context(certfile, keyfile):
+    """The TLS settings of a server that proves who it is with a certificate."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+def log_failed_handshakes(loop, context):
+    """The event loop's exception handler: a failed TLS handshake in one line.
+
+    In debug mode (`python -X dev`) asyncio reports each connection that failed
+    before it reached serve_client(), traceback and all, as if the server were at
+    fault. With TLS that is mostly a client that does not speak TLS, or does not
+    trust our certificate: worth a line in the log, no more. Anything else goes to
+    the default handler, which logs it in full.
+    """
+    exception = context.get("exception")
+    if context["message"].startswith("Error on transport creation") and isinstance(
+        exception, (OSError, asyncio.CancelledError)
+    ):
+        log.info("a connection failed before it started: %r", exception)
+    else:
+        loop.default_exception_handler(context)
+
+
+def parse_command_line():
+    parser = argument_parser(__doc__)
+    parser.add_argument(
+        "--max-message-bytes",
+        metavar="BYTES",
+        type=positive_int,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        help="largest frame a client may send (default %(default)s)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        metavar="SECONDS",
+        type=seconds,
+        default=3600.0,
+        help="how long a client may stay silent; 0: forever (default %(default)s)",
+    )
+    parser.add_argument(
+        "--queue-size",
+        metavar="N",
+        type=positive_int,
+        default=100,
+        help="messages waiting for a client before it is dropped (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-clients",
+        metavar="N",
+        type=positive_int,
+        default=10_000,
+        help="connections served at once (default %(default)s)",
+    )
+    parser.add_argument(
+        "--status-every",
+        type=seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="log the server's figures this often; 0: never (default %(default)s)",
+    )
+    parser.add_argument(
+        "--certfile", metavar="PEM", help="serve TLS with this certificate"
+    )
+    parser.add_argument(
+        "--keyfile", metavar="PEM", help="the certificate's private key"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        metavar="LEVEL",
+        help="DEBUG, INFO, WARNING or ERROR (default %(default)s)",
+    )
+    args = parser.parse_args()
+    if args.keyfile and not args.certfile:
+        parser.error("--keyfile needs --certfile")
+    return args
+
+
+def affordable_clients(wanted):
+    """As many clients as asked for, or as many as the open-file limit allows."""
+    open_files = raise_open_file_limit()
+    if open_files is None or wanted + SPARE_FILES <= open_files:
+        return wanted
+    log.warning("at most %d open files: serving %d clients", open_files, wanted)
+    return max(1, open_files - SPARE_FILES)
+
+
+async def main():
+    args = parse_command_line()
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")
+    log.setLevel(args.log_level)  # only our logger: asyncio's stays at WARNING
+    chat = ChatServer(
+        max_message_bytes=args.max_message_bytes,
+        idle_timeout=args.idle_timeout,
+        queue_size=args.queue_size,
+        max_clients=affordable_clients(args.max_clients),
+    )
+    tls = None
+    if args.certfile:
+        tls = tls_context(args.certfile, args.keyfile)
+        asyncio.get_running_loop().set_exception_handler(log_failed_handshakes)
+    server = await asyncio.start_server(
+        chat.serve_client,
+        args.host,
+        args.port,
+        ssl=tls,
+        ssl_handshake_timeout=10.0 if tls else None,  # not the default 60 s
+        backlog=1024,  # connections the system queues before we accept them
+    )
+    stop = asyncio.Event()
+    on_shutdown_signal(stop.set)
+    async with server, asyncio.TaskGroup() as tasks:
+        announce(server)
+        log.info("serving %s", "TLS" if tls else "plain TCP")
+        reporter = tasks.create_task(report_status(chat, args.status_every))
+        await stop.wait()
+        log.info("shutting down")
+        server.close()  # stop accepting; the open connections are ours to close
+        await chat.shutdown()
+        reporter.cancel()  # the group then ends: it has no other task
+    # Leaving `async with server` waits for the server to close. (On Python 3.12
+    # and later that includes every connection: which is why we closed them.)
+    log.info("stopped: %s", chat.summary())
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
