@@ -2,6 +2,7 @@
 
 - `{output}` and `{raises}` blocks: what a code block prints, or the exception it
   raises. The tests (tests/test_docs_code.py) check both against a real run.
+- In a PDF handout, a link to another chapter shows that chapter's title.
 - Download links on each chapter: its companion notebook and its PDF handout.
 - Timeline figures drawn at build time from a real recorded run of an example
   (`book_timelines` in conf.py).
@@ -12,7 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from docutils import nodes
+from sphinx import addnodes
 from sphinx.directives.code import CodeBlock
+from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util import docname_join
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "_build" / "figures"
@@ -36,6 +41,26 @@ class RaisesBlock(OutputBlock):
     """The exception the code block above raises, as its traceback's last line."""
 
     caption = "Raises"
+
+
+class ChapterTitlesInHandouts(SphinxPostTransform):
+    """A handout cannot link to a chapter it does not hold: name it by its title.
+
+    Sphinx fills in a {doc} link's title only when it can make the link, so a
+    handout would otherwise print the raw target, such as "/docs/02-coroutines".
+    """
+
+    default_priority = 5  # before Sphinx resolves references (10)
+    builders = ("latex",)
+
+    def run(self, **kwargs):
+        for xref in self.document.findall(addnodes.pending_xref):
+            if xref.get("reftype") != "doc" or xref.get("refexplicit"):
+                continue
+            title = self.env.titles.get(docname_join(xref["refdoc"], xref["reftarget"]))
+            if title:
+                text = title.astext()
+                xref[0] = nodes.inline(text, text, classes=xref[0]["classes"])
 
 
 def add_downloads(app, pagename, templatename, context, doctree):
@@ -91,6 +116,7 @@ def draw_timeline(name, slices):
 def setup(app):
     app.add_directive("output", OutputBlock)
     app.add_directive("raises", RaisesBlock)
+    app.add_post_transform(ChapterTitlesInHandouts)
     app.connect("html-page-context", add_downloads)
     app.add_config_value("book_timelines", {}, "env")
     app.connect("builder-inited", draw_timelines)

@@ -45,3 +45,10 @@ def test_no_build_path_leaks_into_a_pdf():
         text = pdf_text(pdf.stem)
         for path in {str(ROOT), str(BUILD), str(Path.home())}:
             assert path not in text, f"{pdf.name} shows {path}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[path.stem for path in CHAPTERS])
+def test_handouts_name_other_chapters_by_title(chapter):
+    text = pdf_text(chapter.stem)
+    assert "/docs/" not in text
+    assert "/notebooks/" not in text
