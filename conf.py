@@ -45,7 +45,10 @@ intersphinx_mapping = {
 
 # Figures drawn at build time (_ext/book.py) from what a program records when run
 # with --json: a list of {"task", "start", "end"}. Pages show /_build/figures/NAME.*
-book_timelines = {"task-timeline": "examples/intro/timeline.py"}
+book_timelines = {
+    "task-timeline": "examples/intro/timeline.py",
+    "taskgroup-timeline": "examples/running/timeline.py",
+}
 
 html_theme = "furo"
 html_title = project

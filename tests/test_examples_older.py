@@ -1,0 +1,53 @@
+"""The programs of the appendix (docs/90-reading-older-code.md) do what it says."""
+
+import sys
+
+from conftest import ROOT, run_example
+
+APPENDIX = ROOT / "docs" / "90-reading-older-code.md"
+PAGES = "['<HOME PAGE>', '<NEWS PAGE>', '<ABOUT PAGE>']\n"
+NO_CURRENT_LOOP = "There is no current event loop"
+
+
+def line_number_of(path, text):
+    """The line of `path` (relative to the repository) that contains `text`."""
+    lines = (ROOT / path).read_text().splitlines()
+    (number,) = [index for index, line in enumerate(lines, 1) if text in line]
+    return number
+
+
+def test_modern_style_runs_cleanly():
+    run = run_example(
+        "examples/older/modern_style.py", python_flags=("-X", "dev", "-W", "error")
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    assert run.stdout == PAGES
+    assert "$ python examples/older/modern_style.py\n" + PAGES in APPENDIX.read_text()
+
+
+def test_legacy_style_depends_on_the_python_version():
+    run = run_example(
+        "examples/older/legacy_style.py", python_flags=("-X", "dev", "-W", "always")
+    )
+    if sys.version_info >= (3, 14):  # get_event_loop() no longer creates a loop
+        assert run.returncode == 1
+        assert f"RuntimeError: {NO_CURRENT_LOOP} in thread 'MainThread'." in run.stderr
+        return
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == PAGES  # the same as the modern version
+    if sys.version_info >= (3, 12):
+        assert f"DeprecationWarning: {NO_CURRENT_LOOP}" in run.stderr
+    elif sys.version_info >= (3, 11, 2):  # 3.11.0 and 3.11.1 warned, later ones not
+        assert run.stderr == ""
+
+
+def test_appendix_shows_the_real_outputs():
+    appendix = APPENDIX.read_text()
+    assert "$ python examples/older/legacy_style.py\n" + PAGES in appendix
+    # The 3.12 console session names the line that calls get_event_loop().
+    line = line_number_of(
+        "examples/older/legacy_style.py", "loop = asyncio.get_event_loop()"
+    )
+    warning = f"legacy_style.py:{line}: DeprecationWarning: {NO_CURRENT_LOOP}\n"
+    assert warning in appendix
