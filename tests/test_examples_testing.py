@@ -1,0 +1,215 @@
+"""Chapter 6's example tests (docs/06-testing.md) pass; its traps fail as shown.
+
+The examples are tests themselves, with their own pytest settings
+(examples/testing/pytest.ini), so each run is a separate pytest process.
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT, ServerProcess, run_example
+
+CHAPTER = ROOT / "docs" / "06-testing.md"
+SETTINGS = "examples/testing/pytest.ini"
+
+
+def run_pytest(*paths, verbosity="-q", timeout=120):
+    """Run pytest on example files, with the examples' settings, from the root."""
+    # Leave out what the outer pytest (and pytest-xdist) put in the environment.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["COLUMNS"] = "200"  # wide enough that summary lines are not cut short
+    command = [sys.executable, "-m", "pytest", "-c", SETTINGS, "-p", "no:cacheprovider"]
+    return subprocess.run(
+        [*command, verbosity, "--tb=short", *paths],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def summary(result):
+    """pytest's last line, e.g. '14 passed in 1.02s', without the time."""
+    last = result.stdout.strip().splitlines()[-1]
+    return re.sub(r" in [\d.]+s.*$", "", last)
+
+
+def chapter():
+    return CHAPTER.read_text()
+
+
+PASSING = {
+    "examples/testing/test_echo_pytest.py": 4,
+    "examples/testing/test_echo_unittest.py": 2,
+    "examples/testing/test_echo_anyio.py": 2,
+    "examples/testing/test_shared_server.py": 3,
+    "examples/testing/test_backoff.py": 3,
+    "examples/testing/test_long_line.py": 2,
+}
+
+
+@pytest.mark.parametrize("path", PASSING)
+def test_example_test_file_passes(path):
+    result = run_pytest(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert summary(result) == f"{PASSING[path]} passed"  # and no warnings
+
+
+def test_the_whole_folder_passes_without_the_traps():
+    result = run_pytest("examples/testing")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert summary(result) == f"{sum(PASSING.values())} passed"
+    assert "trap_" not in result.stdout
+    assert f"\n{sum(PASSING.values())} passed in " in chapter()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "examples/testing/test_echo_pytest.py",
+        "examples/testing/test_shared_server.py",
+        "examples/testing/test_backoff.py",
+    ],
+)
+def test_chapter_shows_the_verbose_runs(path):
+    """The chapter's `pytest -v --no-header` listings are what pytest prints."""
+    result = run_pytest("--no-header", path, verbosity="-v")
+    assert result.returncode == 0, result.stdout
+    passed = [line for line in result.stdout.splitlines() if " PASSED " in line]
+    assert len(passed) == PASSING[path]
+    for line in passed:
+        name = line.split()[0]  # the chapter's listing is 88 columns wide
+        assert re.search(rf"^{re.escape(name)} PASSED +\[ *\d+%\]$", chapter(), re.M)
+
+
+def test_readers_get_the_examples_settings_without_asking():
+    """`python -m pytest examples/testing/...` finds examples/testing/pytest.ini."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    collect = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co"]
+    result = subprocess.run(
+        [*collect, "examples/testing/test_echo_pytest.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "configfile: pytest.ini" in result.stdout
+    assert "asyncio: mode=Mode.STRICT, debug=True" in result.stdout
+
+
+def test_the_unittest_file_runs_on_its_own():
+    result = run_example("examples/testing/test_echo_unittest.py")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^Ran 2 tests in [\d.]+s\n\nOK\n$", result.stderr, re.M)
+    assert "Traceback" not in result.stderr
+
+
+def test_trap_no_marker_fails_with_pytests_message():
+    result = run_pytest("examples/testing/trap_no_marker.py")
+    assert result.returncode == 1
+    assert "async def functions are not natively supported." in result.stdout
+    assert summary(result) == "1 failed"
+
+
+def test_trap_shared_connection_fails_on_a_different_loop():
+    result = run_pytest("examples/testing/trap_shared_connection.py")
+    assert result.returncode == 1
+    assert summary(result) == "1 failed"
+    assert re.search(
+        r"E +RuntimeError: Task <Task pending name='Task-\d+' "
+        r"coro=<test_echoes_a_line\(\) .*> got Future <Future pending.*> "
+        r"attached to a different loop",
+        result.stdout,
+    ), result.stdout
+
+
+def test_trap_hanging_fails_fast_both_ways():
+    started = time.perf_counter()
+    result = run_pytest("examples/testing/trap_hanging.py")
+    assert time.perf_counter() - started < 60  # it does not hang
+    assert result.returncode == 1
+    assert summary(result) == "2 failed"
+    lines = result.stdout.splitlines()
+    assert (
+        "FAILED examples/testing/trap_hanging.py::test_with_a_timeout_inside"
+        " - TimeoutError"
+    ) in lines
+    assert "E   Failed: Timeout (>1.0s) from pytest-timeout." in lines
+    assert "Traceback" not in result.stderr
+
+
+def test_chapter_shows_the_exact_messages():
+    text = chapter()
+    for message in [
+        "async def functions are not natively supported.",
+        "attached to a different loop",
+        "Failed: Timeout (>1.0s) from pytest-timeout.",
+        "ScopeMismatch: You tried to access the function scoped fixture "
+        "_function_scoped_runner with a session scoped request object.",
+    ]:
+        assert message in text, message
+
+
+def test_session_fixture_on_function_loops_is_a_scope_mismatch(tmp_path):
+    """The chapter's claim about a session-scoped async fixture, checked."""
+    test_file = tmp_path / "test_scope_mismatch.py"
+    test_file.write_text(
+        "import asyncio, pytest, pytest_asyncio\n"
+        "@pytest_asyncio.fixture(scope='session')\n"
+        "async def queue():\n"
+        "    yield asyncio.Queue()\n"
+        "@pytest.mark.asyncio\n"
+        "async def test_it(queue):\n"
+        "    pass\n"
+    )
+    result = run_pytest(str(test_file))
+    assert result.returncode == 1
+    assert (
+        "ScopeMismatch: You tried to access the function scoped fixture "
+        "_function_scoped_runner with a session scoped request object."
+    ) in result.stdout
+
+
+def test_backoff_example_runs():
+    result = run_example("examples/testing/backoff.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout == (
+        "attempt failed: refused\nattempt failed: reset\nconnected\n"
+    )
+    console = "$ python examples/testing/backoff.py\n" + result.stdout
+    assert console in chapter()
+
+
+def test_echo_server_as_a_real_process():
+    with ServerProcess("examples/testing/echo_server.py") as server:
+        with socket.create_connection((server.host, server.port), timeout=5) as conn:
+            conn.sendall(b"hello\nworld\n")
+            with conn.makefile("rb") as replies:
+                assert replies.readline() == b"hello\n"
+                assert replies.readline() == b"world\n"
+        server.assert_clean()
+
+
+def test_the_books_own_pytest_does_not_collect_the_examples():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "-q"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    collected = result.stdout.splitlines()
+    assert not [line for line in collected if line.startswith("examples/")]
+    assert any(line.startswith("tests/test_examples_testing.py") for line in collected)
