@@ -30,6 +30,20 @@ def run_example(path, *args, python_flags=("-X", "dev"), timeout=60, **kwargs):
     )
 
 
+def check_clean(run, returncode=0):
+    """A finished example exited with `returncode` and its stderr shows no trouble."""
+    assert run.returncode == returncode, run.stderr
+    for word in TROUBLE:
+        assert word not in run.stderr, run.stderr
+
+
+def line_number_of(path, text):
+    """The number of the one line of `path` (from the repository root) with `text`."""
+    lines = (ROOT / path).read_text().splitlines()
+    (number,) = [index for index, line in enumerate(lines, 1) if text in line]
+    return number
+
+
 def require_tool(name):
     """The path of a system tool; a failure under CI=true, a skip elsewhere."""
     found = shutil.which(name)

@@ -7,21 +7,11 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, TROUBLE, run_example
+from conftest import ROOT, TROUBLE, check_clean, run_example
 from test_docs_code import blocks_in
 
 CHAPTER = ROOT / "docs" / "04-cookbook.md"
 STRICT = ("-X", "dev", "-W", "error")  # debug mode, and every warning is an error
-
-
-def check_clean(run, returncode=0):
-    """The expected exit status, and nothing alarming on standard error.
-
-    (Debug mode may log a slow step when the machine is busy: that is allowed.)
-    """
-    assert run.returncode == returncode, run.stderr
-    for word in TROUBLE:
-        assert word not in run.stderr, run.stderr
 
 
 def shown_in_chapter(command, output):

@@ -4,18 +4,11 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT, run_example
+from conftest import ROOT, line_number_of, run_example
 
 CHAPTER = ROOT / "docs" / "02-coroutines.md"
 NEVER_AWAITED = "RuntimeWarning: coroutine '{}' was never awaited"
 NESTED_RUN = "RuntimeError: asyncio.run() cannot be called from a running event loop"
-
-
-def line_number_of(path, text):
-    """The line of `path` (relative to the repository) that contains `text`."""
-    lines = (ROOT / path).read_text().splitlines()
-    (number,) = [index for index, line in enumerate(lines, 1) if text in line]
-    return number
 
 
 def test_forgot_await_warns_and_skips_the_work():

@@ -9,12 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, run_example
-
-
-def check_clean(run):
-    assert run.returncode == 0, run.stderr
-    assert "Traceback" not in run.stderr, run.stderr
+from conftest import ROOT, check_clean, run_example
 
 
 def test_slowserver_runs_standalone_and_answers_slowly():

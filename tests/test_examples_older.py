@@ -2,18 +2,11 @@
 
 import sys
 
-from conftest import ROOT, run_example
+from conftest import ROOT, line_number_of, run_example
 
 APPENDIX = ROOT / "docs" / "90-reading-older-code.md"
 PAGES = "['<HOME PAGE>', '<NEWS PAGE>', '<ABOUT PAGE>']\n"
 NO_CURRENT_LOOP = "There is no current event loop"
-
-
-def line_number_of(path, text):
-    """The line of `path` (relative to the repository) that contains `text`."""
-    lines = (ROOT / path).read_text().splitlines()
-    (number,) = [index for index, line in enumerate(lines, 1) if text in line]
-    return number
 
 
 def test_modern_style_runs_cleanly():
