@@ -105,6 +105,8 @@ class ServerProcess:
     Its standard error goes to a file, so a chatty server never blocks on a pipe.
     """
 
+    cwd = ROOT
+
     def __init__(self, path, *args, startup_timeout=20):
         self.command = [sys.executable, "-X", "dev", "-W", "error", str(ROOT / path)]
         self.command += ["--host", "127.0.0.1", "--port", "0", *args]
@@ -116,22 +118,27 @@ class ServerProcess:
         self._stderr = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             self.command,
-            cwd=ROOT,
+            cwd=self.cwd,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,
         )
         self._reader = threading.Thread(target=self._read_stdout, daemon=True)
         self._reader.start()
+        address = self.wait_until_listening()
+        if not address:
+            errors = self.stderr()
+            self.__exit__()
+            raise AssertionError(f"the server did not say where it listens:\n{errors}")
+        self.host, self.port = address[0], int(address[1])
+        return self
+
+    def wait_until_listening(self):
+        """(host, port) from the `listening on HOST:PORT` line, or None."""
         self._listening.wait(self.startup_timeout)
         first = self.stdout_lines[0] if self.stdout_lines else ""
         match = re.fullmatch(r"listening on (\S+):(\d+)", first.strip())
-        if not match:
-            errors = self.stderr()
-            self.__exit__()
-            raise AssertionError(f"no 'listening on' line: {first!r}\n{errors}")
-        self.host, self.port = match[1], int(match[2])
-        return self
+        return match and match.groups()
 
     def _read_stdout(self):
         for line in self.process.stdout:

@@ -1,0 +1,229 @@
+"""The web chat with aiohttp, and three ways to publish a message to everyone.
+
+    python examples/web/aiohttp_chat.py                   # http://127.0.0.1:8000/
+    python examples/web/aiohttp_chat.py --publish each    # or gather, or tasks
+
+The same page and the same protocol as asgi_chat.py. aiohttp is both the server
+and the framework: it routes requests, serves the static files (refusing paths
+that climb out of their folder), does the WebSocket handshake, caps message size
+(close code 1009), and runs our `on_shutdown` hook when the server stops.
+
+Publishing one message to many WebSockets, chosen with --publish:
+
+- each: await each send in turn. The simplest, and the least CPU, but one client
+  that reads slowly holds up the message for everyone after it in the set.
+- gather (the default): start every send at once, then wait until all are done.
+  A slow client delays only the sender's next message; one that has left makes
+  its send fail without stopping the others.
+- tasks: a task per send, and do not wait for any. The sender carries on at
+  once; the tasks must be kept in a set, or they may be garbage-collected before
+  they finish, and their errors must be collected by hand.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from pathlib import Path
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+STATIC = Path(__file__).parent / "static"
+MAX_MESSAGE_BYTES = 4096  # larger WebSocket messages end the connection (1009)
+PING_INTERVAL = 20  # seconds; a client that misses a ping is disconnected
+WELCOME = {"sender": "server", "message": "You are connected"}
+
+log = logging.getLogger("chat")
+
+
+# --- three ways to publish ------------------------------------------------------
+
+
+async def publish_awaiting_each(clients, text):
+    """Send to one client after another."""
+    for ws in list(clients):  # a copy: clients may come and go while we wait
+        with contextlib.suppress(ConnectionResetError):  # it has just left
+            await ws.send_str(text)
+
+
+async def publish_with_gather(clients, text):
+    """Send to everyone at once, and wait until every send is done."""
+    # return_exceptions=True: a client that has left returns its error instead of
+    # raising it; its own handler sees the disconnection and removes it.
+    await asyncio.gather(*(ws.send_str(text) for ws in clients), return_exceptions=True)
+
+
+sending = set()  # the send tasks in flight, which the event loop does not keep
+
+
+async def publish_with_tasks(clients, text):
+    """Start a task per send, and return without waiting for any of them."""
+    for ws in clients:
+        task = asyncio.create_task(ws.send_str(text))
+        sending.add(task)
+        task.add_done_callback(forget_send)
+
+
+def forget_send(task):
+    """A send task is done: drop our reference, and report a real failure."""
+    sending.discard(task)
+    if task.cancelled():
+        return
+    # Calling exception() tells asyncio we have seen the error. A client that
+    # left (ConnectionResetError) is expected; anything else is a bug.
+    error = task.exception()
+    if error is not None and not isinstance(error, ConnectionResetError):
+        log.error("sending a message failed", exc_info=error)
+
+
+PUBLISHERS = {
+    "each": publish_awaiting_each,
+    "gather": publish_with_gather,
+    "tasks": publish_with_tasks,
+}
+
+# Keys for what the application keeps (aiohttp warns about plain string keys).
+CLIENTS = web.AppKey("clients", set)
+PUBLISH = web.AppKey("publish", object)
+
+
+# --- the handlers ---------------------------------------------------------------
+
+
+async def index(request):
+    return web.FileResponse(STATIC / "index.html")
+
+
+async def chat(request):
+    """One WebSocket connection at /chat, until the client leaves."""
+    if not from_our_own_page(request):
+        raise web.HTTPForbidden(text="WebSockets from other sites are refused\n")
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=PING_INTERVAL)
+    await ws.prepare(request)  # the handshake
+    clients, publish = request.app[CLIENTS], request.app[PUBLISH]
+    try:
+        await ws.send_json(WELCOME)
+        clients.add(ws)
+        async for msg in ws:  # ends when the connection closes
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                continue  # WSMsgType.ERROR: too big, say; the connection is closing
+            try:
+                message = parse_chat_message(msg.data)
+            except ValueError as error:
+                await ws.send_json({"sender": "server", "message": f"error: {error}"})
+            else:
+                await publish(clients, json.dumps(message))
+    except ConnectionResetError:
+        pass  # the client left while we were writing to it
+    finally:
+        clients.discard(ws)
+    return ws
+
+
+def from_our_own_page(request):
+    """False if a browser opened this WebSocket from a page of another site.
+
+    Browsers send the page's origin with every WebSocket handshake (and the
+    user's cookies). Other programs send none, and no web page can steer them,
+    so a missing Origin is let in. See asgi_chat.py for the whole story.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    host = request.host.lower()
+    return origin.lower() in (f"http://{host}", f"https://{host}")
+
+
+def parse_chat_message(data):
+    """The {"sender", "message"} dict in `data`; ValueError says what is wrong."""
+    if not isinstance(data, str):
+        raise ValueError("send text, not binary data")
+    try:
+        data = json.loads(data)
+    except json.JSONDecodeError:
+        raise ValueError("not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError('expected an object like {"sender": ..., "message": ...}')
+    sender, message = data.get("sender"), data.get("message")
+    if not isinstance(sender, str) or not sender.strip():
+        raise ValueError('"sender" must be a name')
+    if sender.strip().lower() == "server":
+        raise ValueError('the name "server" is taken')
+    if not isinstance(message, str):
+        raise ValueError('"message" must be a string')
+    return {"sender": sender, "message": message}
+
+
+async def say_goodbye(app):
+    """on_shutdown: close every WebSocket with 1001 (going away), all at once."""
+    async with asyncio.TaskGroup() as tasks:
+        for ws in set(app[CLIENTS]):
+            tasks.create_task(
+                ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+            )
+
+
+def make_app(publish):
+    app = web.Application()
+    app[CLIENTS] = set()
+    app[PUBLISH] = publish
+    app.router.add_get("/", index)
+    app.router.add_get("/chat", chat)
+    app.router.add_static("/static/", STATIC)
+    app.on_shutdown.append(say_goodbye)
+    return app
+
+
+# --- running it -------------------------------------------------------------------
+
+
+async def serve(host, port, publish):
+    """Serve the chat until SIGINT or SIGTERM, then shut down cleanly."""
+    # Catch the signals before saying we listen: one sent right after that line
+    # must stop the server cleanly, not kill it.
+    stop = event_set_by_signals(signal.SIGINT, signal.SIGTERM)
+    runner = web.AppRunner(make_app(publish))
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    host, port = runner.addresses[0][:2]  # the real port, even with --port 0
+    print(f"listening on {host}:{port}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        # Stop listening, run on_shutdown, wait for the handlers to return.
+        await runner.cleanup()
+
+
+def event_set_by_signals(*signals):
+    """An asyncio.Event that the first of these signals sets."""
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in signals:
+        loop.add_signal_handler(signal_number, event.set)
+    return event
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0: any free port")
+    parser.add_argument(
+        "--publish",
+        choices=PUBLISHERS,
+        default="gather",
+        help="how to send a message to every client (default gather)",
+    )
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    logging.basicConfig(level=logging.INFO)  # aiohttp logs each request
+    asyncio.run(serve(args.host, args.port, PUBLISHERS[args.publish]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+"""The web chat as a bare ASGI application: no framework, only uvicorn.
+
+    python examples/web/asgi_chat.py               # then open http://127.0.0.1:8000/
+    python examples/web/asgi_chat.py --port 0      # any free port
+
+or with uvicorn's own command line, from this folder (add --ws-max-size 4096 to
+get the same cap on messages as above; without it uvicorn allows 16 MiB):
+
+    uvicorn asgi_chat:application
+
+`application` is one coroutine that the server calls once per connection. It
+handles the three kinds of connection ASGI knows:
+
+- "lifespan": the server starting and stopping;
+- "http": a request for the chat page, or for one of its files in static/
+  (anything else gets 404, and no path can climb out of static/);
+- "websocket": the chat itself, at /chat.
+
+The chat speaks JSON, {"sender": ..., "message": ...}, both ways. Right after
+connecting, a client gets {"sender": "server", "message": "You are connected"};
+then every message a client sends goes to every client, the sender included, in
+the same order for all. A message that is not what the chat expects is answered
+with an error message from "server"; one larger than MAX_MESSAGE_BYTES ends the
+connection (close code 1009, message too big). A WebSocket opened by a page of
+another site is refused (HTTP 403). Each client has an outbox, a queue that one
+task empties, so a slow client delays nobody else. On SIGTERM or Ctrl-C every
+client is closed with code 1001 (going away) and the program exits with status 0.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+from pathlib import Path
+
+import uvicorn
+
+STATIC = (Path(__file__).parent / "static").resolve()  # the page and its files
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+
+MAX_MESSAGE_BYTES = 4096  # larger WebSocket messages end the connection (1009)
+MAX_BACKLOG = 1000  # messages waiting for one client before it counts as too slow
+GOODBYE_TIMEOUT = 5.0  # seconds the clients get to answer our goodbye
+WELCOME = {"sender": "server", "message": "You are connected"}
+# WebSocket close codes (RFC 6455, section 7.4.1)
+GOING_AWAY = 1001
+POLICY_VIOLATION = 1008
+
+
+async def application(scope, receive, send):
+    """The ASGI application: the server calls it for every connection."""
+    match scope["type"]:
+        case "lifespan":
+            await lifespan(receive, send)
+        case "http":
+            await serve_http(scope, send)
+        case "websocket":
+            await chat_websocket(scope, receive, send)
+
+
+# --- lifespan: the server starting and stopping ---------------------------------
+
+
+async def lifespan(receive, send):
+    """Refuse to start without the chat page; there is nothing to clean up."""
+    while True:
+        event = await receive()
+        if event["type"] == "lifespan.startup":
+            if (STATIC / "index.html").is_file():
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                message = f"the chat page is missing from {STATIC}"
+                await send({"type": "lifespan.startup.failed", "message": message})
+        elif event["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+# --- http: the page and its files -----------------------------------------------
+
+
+async def serve_http(scope, send):
+    """Answer a GET for the page or one of its files; anything else is refused."""
+    # We never call receive(): a GET has no body to read.
+    if scope["method"] != "GET":
+        await respond(
+            send, 405, b"Only GET, please\n", extra_headers=[(b"allow", b"GET")]
+        )
+        return
+    # Finding and reading a file blocks on the disk: do it outside the event loop.
+    file = await asyncio.to_thread(find_static_file, scope["path"])
+    if file is None:
+        await respond(send, 404, b"Not found\n")
+        return
+    body = await asyncio.to_thread(file.read_bytes)
+    content_type = CONTENT_TYPES.get(file.suffix, "application/octet-stream")
+    await respond(send, 200, body, content_type)
+
+
+def find_static_file(path):
+    """The file in STATIC that a URL path names, or None.
+
+    The server has already decoded the path, so "/static/%2e%2e/asgi_chat.py"
+    arrives as "/static/../asgi_chat.py": resolve() follows every ".." (and
+    symbolic link), and whatever it finds must still be inside STATIC.
+    """
+    if path == "/":
+        path = "/static/index.html"
+    if not path.startswith("/static/") or "\0" in path:  # resolve() rejects NUL
+        return None
+    file = (STATIC / path.removeprefix("/static/")).resolve()
+    if file.is_relative_to(STATIC) and file.is_file():
+        return file
+    return None
+
+
+async def respond(
+    send, status, body, content_type="text/plain; charset=utf-8", extra_headers=()
+):
+    """Send a whole HTTP response: first the status and headers, then the body."""
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *extra_headers,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+# --- websocket: the chat ----------------------------------------------------------
+
+
+async def chat_websocket(scope, receive, send):
+    """One WebSocket connection, from the handshake until the client leaves."""
+    await receive()  # the first event is always "websocket.connect"
+    if scope["path"] != "/chat" or not from_our_own_page(scope):
+        # Closing instead of accepting refuses the handshake: HTTP 403.
+        await send({"type": "websocket.close"})
+        return
+    await send({"type": "websocket.accept"})
+    client = Client(send)
+    client.deliver(WELCOME)
+    CHAT.join(client)
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            writer = tasks.create_task(client.write_outbox())
+            await relay_messages(client, receive)
+            writer.cancel()  # the client has left: what it has not got is moot
+    finally:
+        CHAT.leave(client)
+
+
+def from_our_own_page(scope):
+    """False if a browser opened this WebSocket from a page of another site.
+
+    A browser sends the origin of the page with every WebSocket handshake, and
+    sends the user's cookies too: without this check, any site the user visits
+    could chat in their name (cross-site WebSocket hijacking). Programs that are
+    not browsers send no Origin; no web page can make them connect, so they are
+    let in.
+    """
+    headers = dict(scope["headers"])  # names arrive in lower case, as bytes
+    origin = headers.get(b"origin")
+    if origin is None:
+        return True
+    host = headers.get(b"host", b"").decode("latin-1").lower()
+    return origin.decode("latin-1").lower() in (f"http://{host}", f"https://{host}")
+
+
+async def relay_messages(client, receive):
+    """Broadcast each message the client sends, until it disconnects."""
+    while (event := await receive())["type"] == "websocket.receive":
+        try:
+            message = parse_chat_message(event.get("text"))
+        except ValueError as error:
+            client.deliver({"sender": "server", "message": f"error: {error}"})
+        else:
+            CHAT.broadcast(message)
+    # The loop ends on "websocket.disconnect": the client left, or we closed it.
+
+
+def parse_chat_message(text):
+    """The {"sender", "message"} dict in `text`; ValueError says what is wrong."""
+    if text is None:
+        raise ValueError("send text, not binary data")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError("not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError('expected an object like {"sender": ..., "message": ...}')
+    sender, message = data.get("sender"), data.get("message")
+    if not isinstance(sender, str) or not sender.strip():
+        raise ValueError('"sender" must be a name')
+    if sender.strip().lower() == "server":
+        raise ValueError('the name "server" is taken')
+    if not isinstance(message, str):
+        raise ValueError('"message" must be a string')
+    return {"sender": sender, "message": message}
+
+
+class Client:
+    """One WebSocket connection at /chat, and its outbox.
+
+    The outbox holds ASGI events waiting to be sent. Only `write_outbox`, the
+    connection's writer task, calls `send`: events go out one at a time and in
+    order, and nothing is sent after the close.
+    """
+
+    def __init__(self, send):
+        self.send = send
+        self.outbox = asyncio.Queue()
+        self.closing = False
+
+    def deliver(self, message):
+        """Queue a chat message (a dict) for this client; this never waits."""
+        if self.closing:
+            return
+        if self.outbox.qsize() >= MAX_BACKLOG:
+            self.close(POLICY_VIOLATION, "too slow")
+        else:
+            event = {"type": "websocket.send", "text": json.dumps(message)}
+            self.outbox.put_nowait(event)
+
+    def close(self, code, reason):
+        """Close the connection once what is queued has been sent."""
+        if not self.closing:
+            self.closing = True
+            event = {"type": "websocket.close", "code": code, "reason": reason}
+            self.outbox.put_nowait(event)
+
+    async def write_outbox(self):
+        """Send the queued events in order, until the close."""
+        while True:
+            event = await self.outbox.get()
+            try:
+                await self.send(event)
+            except OSError:  # the client is gone; the server tells the reader too
+                return
+            if event["type"] == "websocket.close":
+                return
+
+
+class Chat:
+    """Everyone connected to /chat."""
+
+    def __init__(self):
+        self.clients = set()
+        self.everyone_left = asyncio.Event()
+        self.everyone_left.set()
+
+    def join(self, client):
+        self.clients.add(client)
+        self.everyone_left.clear()
+
+    def leave(self, client):
+        self.clients.discard(client)
+        if not self.clients:
+            self.everyone_left.set()
+
+    def broadcast(self, message):
+        """Queue a message for every client. Nothing here waits, so no other
+        message can come in between: every client gets messages in one order."""
+        for client in self.clients:
+            client.deliver(message)
+
+    def close_everyone(self, code, reason):
+        """Close every connection once what is queued for it has been sent."""
+        for client in self.clients:
+            client.close(code, reason)
+
+
+CHAT = Chat()
+
+
+# --- running it under uvicorn -----------------------------------------------------
+
+
+class ChatServer(uvicorn.Server):
+    """uvicorn's server, which prints its address and says goodbye when stopping."""
+
+    async def startup(self, sockets=None):
+        await super().startup(sockets=sockets)
+        if self.started:  # False if, say, the port was taken
+            # With --port 0 the system picks the port: ask the listening socket.
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            print(f"listening on {host}:{port}", flush=True)
+
+    async def shutdown(self, sockets=None):
+        # uvicorn would close every WebSocket with code 1012 (service restart).
+        # Stop accepting, then close them ourselves with 1001 (going away).
+        for server in self.servers:
+            server.close()
+        CHAT.close_everyone(GOING_AWAY, "server shutting down")
+        # Give the clients a moment to answer; uvicorn closes the stragglers.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(GOODBYE_TIMEOUT):
+                await CHAT.everyone_left.wait()
+        await super().shutdown(sockets=sockets)
+
+
+def exit_quietly_after_signals():
+    """Let the program end normally once uvicorn has stopped after a signal.
+
+    uvicorn catches SIGINT and SIGTERM to shut down gracefully, then raises the
+    signal again for whatever handler was there before. The default ones would
+    end the program with a KeyboardInterrupt traceback (SIGINT) or kill it
+    (SIGTERM, exit status -15); this one does nothing, so the program ends.
+    """
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda number, frame: None)
+
+
+def run_server(app, host, port):
+    """Serve an ASGI application with uvicorn until SIGINT or SIGTERM."""
+    config = uvicorn.Config(app, host=host, port=port, ws_max_size=MAX_MESSAGE_BYTES)
+    exit_quietly_after_signals()
+    ChatServer(config).run()
+
+
+def parse_args(description):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0: any free port")
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args(description=__doc__.splitlines()[0])
+    run_server(application, args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

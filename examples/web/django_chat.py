@@ -1,0 +1,97 @@
+"""The web chat with Django: Django serves the page, a plain ASGI handler the chat.
+
+    python examples/web/django_chat.py               # http://127.0.0.1:8000/
+    python examples/web/django_chat.py --port 0      # any free port
+
+or, from this folder, with uvicorn's own command line:
+
+    uvicorn django_chat:application
+
+Django's ASGI application speaks only HTTP: it refuses "websocket" and
+"lifespan" connections. (Django Channels adds WebSockets, with its own routing
+and "consumers"; we do without it.) `application` below is a few lines of plain
+ASGI that route each connection by its type: HTTP to Django, WebSocket to the
+chat handler of asgi_chat.py, imported unchanged. The whole Django project fits
+in this file: settings.configure() stands in for settings.py, and
+`urlpatterns` for urls.py. It runs under uvicorn exactly as asgi_chat.py does,
+with the same page, protocol, limits and clean shutdown.
+"""
+
+import asyncio
+from pathlib import Path
+
+from asgi_chat import chat_websocket, lifespan, parse_args, run_server
+from django.conf import settings
+from django.core.asgi import get_asgi_application
+from django.http import Http404, HttpResponse
+from django.urls import path
+from django.views.decorators.http import require_GET
+
+STATIC = Path(__file__).parent / "static"
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+# The files we serve, by name. Only these: no URL can reach any other file.
+STATIC_FILES = {file.name: file for file in STATIC.iterdir() if file.is_file()}
+
+settings.configure(
+    DEBUG=False,
+    # Host names this server answers to; Django refuses requests for any other
+    # with "400 Bad Request". Add yours to serve beyond this machine.
+    ALLOWED_HOSTS=["127.0.0.1", "localhost", "[::1]"],
+    ROOT_URLCONF=__name__,  # `urlpatterns` is in this module
+    # With DEBUG off, Django logs errors only to its "mail the admins" handler.
+    # Log them, and its warnings, to standard error instead.
+    LOGGING={
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+        "root": {"handlers": ["stderr"], "level": "WARNING"},
+    },
+)
+
+
+@require_GET
+async def index(request):
+    return await static_file(request, "index.html")
+
+
+@require_GET
+async def static_file(request, name):
+    """A file in STATIC, by name."""
+    file = STATIC_FILES.get(name)
+    if file is None:
+        raise Http404(name)
+    body = await asyncio.to_thread(file.read_bytes)  # not on the event loop
+    content_type = CONTENT_TYPES.get(file.suffix, "application/octet-stream")
+    return HttpResponse(body, content_type=content_type)
+
+
+urlpatterns = [
+    path("", index),
+    path("static/<str:name>", static_file),  # <str:...> never matches a "/"
+]
+
+django_application = get_asgi_application()  # also sets Django up
+
+
+async def application(scope, receive, send):
+    """The ASGI application: route each connection by its type."""
+    match scope["type"]:
+        case "http":
+            await django_application(scope, receive, send)
+        case "websocket":
+            await chat_websocket(scope, receive, send)
+        case "lifespan":
+            await lifespan(receive, send)
+
+
+def main():
+    args = parse_args(description=__doc__.splitlines()[0])
+    run_server(application, args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""The web chat with Sanic: a Room that members join and leave.
+
+    python examples/web/sanic_chat.py                 # http://127.0.0.1:8000/
+    python examples/web/sanic_chat.py --port 0        # any free port
+
+The same page and the same protocol as asgi_chat.py. Sanic is the server and
+the framework: it routes requests, serves the static files, does the WebSocket
+handshake (with the websockets library underneath), caps message size (close
+code 1009), pings idle clients, and calls our listeners when it starts and
+stops. Our part is the Room: the members of the chat, and how to send something
+to all of them. Sending awaits each member in turn; a member whose connection
+has died is found out there, and removed.
+"""
+
+import argparse
+import asyncio
+import json
+import socket
+import sys
+from pathlib import Path
+from urllib.parse import unquote
+
+from sanic import Sanic
+from sanic.exceptions import WebsocketClosed
+from sanic.log import LOGGING_CONFIG_DEFAULTS
+from sanic.response import text
+from websockets.exceptions import ConnectionClosed
+
+STATIC = Path(__file__).parent / "static"
+MAX_MESSAGE_BYTES = 4096  # larger WebSocket messages end the connection (1009)
+WELCOME = {"sender": "server", "message": "You are connected"}
+GOING_AWAY = 1001  # the WebSocket close code for a server that shuts down
+
+
+class Room:
+    """The WebSockets in the chat."""
+
+    def __init__(self):
+        self.members = set()
+
+    def __len__(self):
+        return len(self.members)
+
+    def join(self, ws):
+        self.members.add(ws)
+
+    def leave(self, ws):
+        self.members.discard(ws)
+
+    async def broadcast(self, message):
+        """Send a message to every member, one after another."""
+        text = json.dumps(message)
+        for ws in list(self.members):  # a copy: members come and go as we wait
+            try:
+                await ws.send(text)
+            except (WebsocketClosed, ConnectionClosed):
+                self.leave(ws)  # a dead connection: its handler may not know yet
+
+    async def close_all(self, code, reason):
+        """Start the closing handshake with every member."""
+        for ws in list(self.members):
+            await ws.close(code, reason)
+
+
+# Sanic logs to standard output, where the chat prints "listening on HOST:PORT";
+# this is Sanic's own logging configuration with every log sent to stderr.
+LOGGING = {
+    **LOGGING_CONFIG_DEFAULTS,
+    "handlers": {
+        name: {**handler, "stream": sys.stderr}
+        for name, handler in LOGGING_CONFIG_DEFAULTS["handlers"].items()
+    },
+}
+
+app = Sanic("chat", log_config=LOGGING)
+app.config.WEBSOCKET_MAX_SIZE = MAX_MESSAGE_BYTES
+app.ctx.room = Room()
+app.static("/", STATIC / "index.html", name="index")
+app.static("/static/", STATIC, name="static")
+
+
+@app.on_request
+async def refuse_other_sites(request):
+    """Middleware: refuse the WebSocket handshake from pages of other sites.
+
+    It runs before the handler, hence before the handshake, which Sanic does
+    just before calling a websocket handler. Browsers send the page's origin
+    with every WebSocket handshake; other programs send none, and no web page
+    can steer them, so a missing Origin is let in (see asgi_chat.py).
+    """
+    origin = request.headers.get("origin")
+    if request.path != "/chat" or origin is None:
+        return None  # None: carry on
+    host = request.host.lower()
+    if origin.lower() not in (f"http://{host}", f"https://{host}"):
+        return text("WebSockets from other sites are refused\n", status=403)
+    return None
+
+
+@app.on_request
+async def refuse_nul_in_paths(request):
+    """Middleware: answer 404 for a path holding a NUL character ("%00").
+
+    Sanic's static handler would fail on it with a traceback and a 500
+    (Sanic 25.12): frameworks have bugs too, and tests find them.
+    """
+    if "\0" in unquote(request.path):
+        return text("Not found\n", status=404)
+    return None
+
+
+@app.websocket("/chat")
+async def chat(request, ws):
+    """One WebSocket connection at /chat, until the client leaves."""
+    room = request.app.ctx.room
+    await ws.send(json.dumps(WELCOME))
+    room.join(ws)
+    try:
+        async for data in ws:  # ends when the client closes the connection
+            try:
+                message = parse_chat_message(data)
+            except ValueError as error:
+                reply = {"sender": "server", "message": f"error: {error}"}
+                await ws.send(json.dumps(reply))
+            else:
+                await room.broadcast(message)
+    except ConnectionClosed:
+        pass  # closed without a proper goodbye, or after a message too big
+    finally:
+        room.leave(ws)
+
+
+def parse_chat_message(data):
+    """The {"sender", "message"} dict in `data`; ValueError says what is wrong."""
+    if not isinstance(data, str):
+        raise ValueError("send text, not binary data")
+    try:
+        data = json.loads(data)
+    except json.JSONDecodeError:
+        raise ValueError("not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError('expected an object like {"sender": ..., "message": ...}')
+    sender, message = data.get("sender"), data.get("message")
+    if not isinstance(sender, str) or not sender.strip():
+        raise ValueError('"sender" must be a name')
+    if sender.strip().lower() == "server":
+        raise ValueError('the name "server" is taken')
+    if not isinstance(message, str):
+        raise ValueError('"message" must be a string')
+    return {"sender": sender, "message": message}
+
+
+@app.after_server_start
+async def start_announcing(app):
+    app.add_task(announce_when_running(app))  # a task that Sanic keeps track of
+
+
+async def announce_when_running(app):
+    """Print the address, once Sanic is ready to stop on a signal.
+
+    Sanic ignores a SIGTERM that arrives before its event loop has settled into
+    serving (Sanic 25.12), and whoever started the chat may send one as soon as
+    it reads "listening on": wait for that moment before printing.
+    """
+    while not app.state.is_running:  # noqa: ASYNC110 (a flag: no event to wait on)
+        await asyncio.sleep(0.01)
+    host, port = app.ctx.socket.getsockname()[:2]
+    print(f"listening on {host}:{port}", flush=True)
+
+
+@app.before_server_stop
+async def say_goodbye(app):
+    """Close every WebSocket with 1001 (going away) while the server still runs."""
+    await app.ctx.room.close_all(GOING_AWAY, "server shutting down")
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0: any free port")
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    # Sanic reads port 0 as "the default port", 8000, so we bind the socket
+    # ourselves (the system picks a free port) and hand it over.
+    app.ctx.socket = socket.create_server((args.host, args.port))
+    # single_process: no worker processes, so the chat and its Room live in this
+    # process; Sanic still stops gracefully on SIGINT and SIGTERM.
+    app.run(sock=app.ctx.socket, single_process=True, motd=False)
+
+
+if __name__ == "__main__":
+    main()

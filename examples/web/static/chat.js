@@ -1,0 +1,100 @@
+// The chat page: ask for a name, connect to /chat, show messages, send them.
+//
+// Messages are JSON, {"sender": ..., "message": ...}, both ways. Every one is
+// put on the page as text (textContent), never as HTML: a message such as
+// <img src=x onerror=...> shows as those characters, and runs nothing.
+
+const FIRST_RETRY_MS = 500; // wait this long before reconnecting the first time,
+const MAX_RETRY_MS = 8000; // then twice as long each time, up to this
+
+const statusLine = document.querySelector("#status");
+const joinForm = document.querySelector("#join-form");
+const sendForm = document.querySelector("#send-form");
+const messageInput = document.querySelector("#message");
+const sendButton = sendForm.querySelector("button");
+const messageList = document.querySelector("#messages");
+
+let socket = null;
+let myName = "";
+let failedAttempts = 0; // connections lost or refused since the last success
+
+joinForm.addEventListener("submit", (event) => {
+  event.preventDefault(); // stay on this page instead of submitting the form
+  myName = joinForm.elements.name.value.trim();
+  if (!myName) return;
+  document.querySelector("#me").textContent = myName;
+  joinForm.hidden = true;
+  sendForm.hidden = false;
+  connect();
+});
+
+// Enter in the text field submits the form.
+sendForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = messageInput.value;
+  if (!text || socket === null || socket.readyState !== WebSocket.OPEN) return;
+  socket.send(JSON.stringify({ sender: myName, message: text }));
+  messageInput.value = "";
+});
+
+function connect() {
+  showStatus("connecting", "connecting...");
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  socket = new WebSocket(`${scheme}//${location.host}/chat`);
+  socket.addEventListener("open", () => {
+    failedAttempts = 0;
+    showStatus("connected", "connected");
+    allowSending(true);
+  });
+  socket.addEventListener("message", (event) => showMessage(parse(event.data)));
+  // "close" comes both when an open connection ends and when connecting fails.
+  socket.addEventListener("close", (event) => {
+    allowSending(false);
+    reconnectLater(event.reason);
+  });
+}
+
+function reconnectLater(reason) {
+  // Exponential backoff: while the server is down, try less and less often.
+  // The random factor spreads out the clients that all lost it at once.
+  const backoff = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** failedAttempts);
+  const delay = backoff * (0.5 + Math.random() / 2);
+  failedAttempts += 1;
+  const why = reason ? ` (${reason})` : "";
+  const seconds = (delay / 1000).toFixed(1);
+  showStatus("offline", `disconnected${why}; trying again in ${seconds} s`);
+  setTimeout(connect, delay);
+}
+
+function parse(data) {
+  try {
+    return JSON.parse(data);
+  } catch {
+    return { sender: "server", message: String(data) };
+  }
+}
+
+function showMessage({ sender, message }) {
+  const item = document.createElement("li");
+  item.className = sender === "server" ? "message from-server" : "message";
+  const who = document.createElement("span");
+  who.className = "sender";
+  who.textContent = `${sender}: `;
+  const what = document.createElement("span");
+  what.className = "text";
+  what.textContent = message;
+  item.append(who, what);
+  messageList.append(item); // chat.css fades it in
+  messageList.scrollTop = messageList.scrollHeight; // show the newest
+}
+
+function showStatus(state, text) {
+  statusLine.dataset.state = state; // chat.css colours the dot by state
+  statusLine.textContent = text;
+}
+
+function allowSending(allowed) {
+  messageInput.disabled = !allowed;
+  sendButton.disabled = !allowed;
+  if (allowed) messageInput.focus();
+}

@@ -1,0 +1,165 @@
+"""The web chat with the websockets library, and its broadcast().
+
+    python examples/web/websockets_chat.py            # http://127.0.0.1:8000/
+    python examples/web/websockets_chat.py --port 0   # any free port
+
+The same page and the same protocol as asgi_chat.py. websockets is a WebSocket
+server, not a web framework: it speaks just enough HTTP for the handshake. A
+`process_request` hook sees every request before the handshake; ours serves the
+page and its files, which it read once at startup, and refuses WebSockets from
+other sites. websockets caps message size (close code 1009), pings idle
+clients, and closes every connection with 1001 (going away) when the server
+closes. Its broadcast() writes a message to every connection at once, without
+waiting for any of them: every client gets messages in the same order.
+"""
+
+import argparse
+import asyncio
+import functools
+import json
+import logging
+import signal
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import broadcast, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosedError
+from websockets.http11 import Response
+
+STATIC = Path(__file__).parent / "static"
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+MAX_MESSAGE_BYTES = 4096  # larger WebSocket messages end the connection (1009)
+WELCOME = {"sender": "server", "message": "You are connected"}
+
+clients = set()  # the open connections at /chat
+
+
+async def chat(connection):
+    """One WebSocket connection at /chat, until the client leaves."""
+    try:
+        await connection.send(json.dumps(WELCOME))
+        clients.add(connection)
+        async for data in connection:  # ends when the client closes properly
+            try:
+                message = parse_chat_message(data)
+            except ValueError as error:
+                reply = {"sender": "server", "message": f"error: {error}"}
+                await connection.send(json.dumps(reply))
+            else:
+                broadcast(clients, json.dumps(message))
+    except ConnectionClosedError:
+        pass  # closed without a proper goodbye, or after a message too big
+    finally:
+        clients.discard(connection)
+
+
+def parse_chat_message(data):
+    """The {"sender", "message"} dict in `data`; ValueError says what is wrong."""
+    if not isinstance(data, str):
+        raise ValueError("send text, not binary data")
+    try:
+        data = json.loads(data)
+    except json.JSONDecodeError:
+        raise ValueError("not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError('expected an object like {"sender": ..., "message": ...}')
+    sender, message = data.get("sender"), data.get("message")
+    if not isinstance(sender, str) or not sender.strip():
+        raise ValueError('"sender" must be a name')
+    if sender.strip().lower() == "server":
+        raise ValueError('the name "server" is taken')
+    if not isinstance(message, str):
+        raise ValueError('"message" must be a string')
+    return {"sender": sender, "message": message}
+
+
+def read_static_files():
+    """URL path -> (content type, bytes) for the page and each file in STATIC.
+
+    Serving is then a dictionary lookup: a path that is not a key, such as
+    "/static/../websockets_chat.py", finds nothing.
+    """
+    files = {}
+    for file in STATIC.iterdir():
+        if file.is_file():
+            content_type = CONTENT_TYPES.get(file.suffix, "application/octet-stream")
+            files[f"/static/{file.name}"] = (content_type, file.read_bytes())
+    files["/"] = files["/static/index.html"]
+    return files
+
+
+def make_request_processor(files):
+    """The process_request hook: what to do with a request before the handshake."""
+
+    def process_request(connection, request):
+        path = urlsplit(request.path).path  # without "?query"
+        if path == "/chat":
+            if from_our_own_page(request.headers):
+                return None  # None: go on with the WebSocket handshake
+            return connection.respond(
+                HTTPStatus.FORBIDDEN, "WebSockets from other sites are refused\n"
+            )
+        if path not in files:
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
+        content_type, body = files[path]
+        headers = Headers(
+            [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        )
+        return Response(HTTPStatus.OK, "OK", headers, body)
+
+    return process_request
+
+
+def from_our_own_page(headers):
+    """False if a browser opened this WebSocket from a page of another site.
+
+    Browsers send the page's origin with every WebSocket handshake (and the
+    user's cookies). Other programs send none, and no web page can steer them,
+    so a missing Origin is let in. See asgi_chat.py for the whole story.
+    """
+    origin = headers.get("Origin")
+    if origin is None:
+        return True
+    host = headers.get("Host", "").lower()
+    return origin.lower() in (f"http://{host}", f"https://{host}")
+
+
+async def serve_chat(host, port):
+    """Serve the chat until SIGINT or SIGTERM, then close every connection."""
+    process_request = make_request_processor(read_static_files())
+    async with serve(
+        chat, host, port, process_request=process_request, max_size=MAX_MESSAGE_BYTES
+    ) as server:
+        # close(): stop listening, close each connection with 1001 (going away),
+        # and wait for the handlers to return.
+        close = functools.partial(server.close, reason="server shutting down")
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, close)
+        # Only now, so that a signal sent as soon as we say it finds its handler.
+        host, port = server.sockets[0].getsockname()[:2]  # the real port
+        print(f"listening on {host}:{port}", flush=True)
+        await server.wait_closed()
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0: any free port")
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    logging.basicConfig(level=logging.INFO)  # websockets logs each connection
+    asyncio.run(serve_chat(args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()
