@@ -139,6 +139,16 @@ def notebooks(session):
 
 
 @nox.session
+def bench(session):
+    """The chat's broadcast designs measured over real sockets (a minute or so).
+
+    Extra arguments go to examples/chat/bench_broadcast.py, e.g. `-- --clients 1000`.
+    """
+    install(session, "examples")
+    session.run("python", "examples/chat/bench_broadcast.py", *session.posargs)
+
+
+@nox.session
 def serve(session):
     """Build the site, serve it on http://127.0.0.1:8000 and rebuild on every change."""
     install(session, "serve")
