@@ -2,6 +2,7 @@
 
 - `{output}` and `{raises}` blocks: what a code block prints, or the exception it
   raises. The tests (tests/test_docs_code.py) check both against a real run.
+- `:diff:` includes that name files from the repository root, not the build machine.
 - In a PDF handout, a link to another chapter shows that chapter's title.
 - Download links on each chapter: its companion notebook and its PDF handout.
 - Timeline figures drawn at build time from a real recorded run of an example
@@ -63,6 +64,19 @@ class ChapterTitlesInHandouts(SphinxPostTransform):
                 xref[0] = nodes.inline(text, text, classes=xref[0]["classes"])
 
 
+def relative_diff_headers(app, doctree):
+    """A `:diff:` include names both files by absolute path: show them from the root.
+
+    Otherwise every page and handout would print where the book was built.
+    """
+    prefix = f"{Path(app.srcdir).resolve()}/"
+    for block in doctree.findall(nodes.literal_block):
+        if block.get("language") == "udiff" and prefix in block.astext():
+            text = block.astext().replace(prefix, "")
+            block.children = [nodes.Text(text)]
+            block.rawsource = text
+
+
 def add_downloads(app, pagename, templatename, context, doctree):
     """Offer a chapter's notebook and PDF handout, and a notebook page's .ipynb."""
     section, _, name = pagename.partition("/")
@@ -117,6 +131,7 @@ def setup(app):
     app.add_directive("output", OutputBlock)
     app.add_directive("raises", RaisesBlock)
     app.add_post_transform(ChapterTitlesInHandouts)
+    app.connect("doctree-read", relative_diff_headers)
     app.connect("html-page-context", add_downloads)
     app.add_config_value("book_timelines", {}, "env")
     app.connect("builder-inited", draw_timelines)

@@ -166,3 +166,8 @@ def test_no_page_loads_anything_from_elsewhere(page, site):
         if relative.startswith("_"):
             continue
         page.goto(site + relative, wait_until="networkidle")
+
+
+def test_no_page_shows_where_the_book_was_built():
+    for html in sorted(require_build("html").rglob("*.html")):
+        assert str(ROOT) not in html.read_text(), html.name
