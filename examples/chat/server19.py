@@ -362,8 +362,9 @@ def affordable_clients(wanted):
     open_files = raise_open_file_limit()
     if open_files is None or wanted + SPARE_FILES <= open_files:
         return wanted
-    log.warning("at most %d open files: serving %d clients", open_files, wanted)
-    return max(1, open_files - SPARE_FILES)
+    affordable = max(1, open_files - SPARE_FILES)
+    log.warning("at most %d open files: serving %d clients", open_files, affordable)
+    return affordable
 
 
 async def main():
