@@ -2,7 +2,7 @@
 
 - `{output}` and `{raises}` blocks: what a code block prints, or the exception it
   raises. The tests (tests/test_docs_code.py) check both against a real run.
-- `:diff:` includes that name files from the repository root, not the build machine.
+- Code and outputs without the build machine's paths (`:diff:` headers, tracebacks).
 - In a PDF handout, a link to another chapter shows that chapter's title.
 - Download links on each chapter: its companion notebook and its PDF handout.
 - Timeline figures drawn at build time from a real recorded run of an example
@@ -12,6 +12,7 @@
 import json
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 from docutils import nodes
@@ -22,6 +23,7 @@ from sphinx.util import docname_join
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "_build" / "figures"
+STDLIB_SHOWN = ".../lib/python{}.{}/".format(*sys.version_info)
 
 
 class OutputBlock(CodeBlock):
@@ -64,15 +66,22 @@ class ChapterTitlesInHandouts(SphinxPostTransform):
                 xref[0] = nodes.inline(text, text, classes=xref[0]["classes"])
 
 
-def relative_diff_headers(app, doctree):
-    """A `:diff:` include names both files by absolute path: show them from the root.
+def hide_machine_paths(app, doctree):
+    """Show code and outputs without the paths of the machine that built the book.
 
-    Otherwise every page and handout would print where the book was built.
+    A `:diff:` include names both files by absolute path, and a notebook's
+    traceback names the standard library's files where Python is installed: the
+    first become paths from the repository root, the second `.../lib/python3.X/`.
     """
-    prefix = f"{Path(app.srcdir).resolve()}/"
+    replacements = {
+        f"{Path(app.srcdir).resolve()}/": "",
+        f"{Path(sysconfig.get_paths()['stdlib'])}/": STDLIB_SHOWN,
+    }
     for block in doctree.findall(nodes.literal_block):
-        if block.get("language") == "udiff" and prefix in block.astext():
-            text = block.astext().replace(prefix, "")
+        text = block.astext()
+        for path, shown in replacements.items():
+            text = text.replace(path, shown)
+        if text != block.astext():
             block.children = [nodes.Text(text)]
             block.rawsource = text
 
@@ -131,7 +140,7 @@ def setup(app):
     app.add_directive("output", OutputBlock)
     app.add_directive("raises", RaisesBlock)
     app.add_post_transform(ChapterTitlesInHandouts)
-    app.connect("doctree-read", relative_diff_headers)
+    app.connect("doctree-read", hide_machine_paths)
     app.connect("html-page-context", add_downloads)
     app.add_config_value("book_timelines", {}, "env")
     app.connect("builder-inited", draw_timelines)
