@@ -5,13 +5,15 @@ the program ends, so each example runs as a real program and its stderr is read.
 """
 
 import asyncio
+import doctest
+import inspect
 import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_example
+from conftest import ROOT, line_number_of, run_example
 
 CHAPTER = ROOT / "docs" / "05-mistakes.md"
 STDLIB = str(Path(asyncio.__file__).parent.parent)  # where asyncio/ lives
@@ -226,6 +228,144 @@ def test_wait_closed_delivers_every_byte():
     assert console in chapter()
 
 
+# Event loop is closed, at exit
+
+ON_LINUX_3_11 = sys.platform == "linux" and sys.version_info[:2] == (3, 11)
+CHECKER = doctest.OutputChecker()
+
+
+def chapter_console(command):
+    """What the chapter shows under `$ command` in a console block."""
+    text = chapter()
+    start = text.index(f"$ {command}\n") + len(command) + 3
+    return text[start : text.index("```", start)]
+
+
+def looks_like(shown, printed):
+    """`printed` matches the chapter's `shown`, where `...` matches anything and
+    numbers that change from run to run (ports, fds, pids, addresses) may differ."""
+
+    def shape(text):
+        return re.sub(r"0x[0-9a-f]+|\d+", "N", text)
+
+    return CHECKER.check_output(shape(shown), shape(printed), doctest.ELLIPSIS)
+
+
+def test_proactor_transports_no_longer_close_through_their_loop():
+    """The chapter's history: the Windows socket transports were fixed, the
+    subprocess transports still call close(), which goes through the loop."""
+    from asyncio import base_subprocess, proactor_events
+
+    socket_del = inspect.getsource(proactor_events._ProactorBasePipeTransport.__del__)
+    assert "self._sock.close()" in socket_del
+    assert "self.close()" not in socket_del
+    process_del = inspect.getsource(base_subprocess.BaseSubprocessTransport.__del__)
+    assert "self.close()" in process_del
+
+
+def test_unclosed_client_says_nothing_without_dev_mode():
+    result = run_example("examples/mistakes/unclosed_client.py", python_flags=NO_DEV)
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert result.stdout == "Ada: 12\nGrace: 10\nasyncio.run() returned\n"
+    assert chapter_console("python examples/mistakes/unclosed_client.py") == (
+        result.stdout
+    )
+
+
+def test_unclosed_client_in_dev_mode_warns_at_exit():
+    result = run_example("examples/mistakes/unclosed_client.py")
+    assert result.returncode == 0
+    assert "Event loop is closed" not in result.stderr  # not for sockets, since 3.11
+    assert "ResourceWarning: unclosed <socket.socket fd=" in result.stderr
+    assert "ResourceWarning: unclosed transport <_" in result.stderr
+    if ON_LINUX_3_11:
+        shown = chapter_console("python -X dev examples/mistakes/unclosed_client.py")
+        assert looks_like(shown, result.stdout + as_printed(result.stderr))
+
+
+def test_asyncio_debug_mode_alone_does_not_show_the_unclosed_client():
+    result = run_example(
+        "examples/mistakes/unclosed_client.py",
+        python_flags=NO_DEV,
+        env=asyncio_debug_env(),
+    )
+    assert result.returncode == 0
+    assert result.stderr == ""
+
+
+def test_unclosed_client_with_tracemalloc_says_where_the_socket_was_opened():
+    result = run_example(
+        "examples/mistakes/unclosed_client.py",
+        python_flags=("-X", "dev", "-X", "tracemalloc=20"),
+    )
+    stderr = as_printed(result.stderr)
+    opened = line_number_of(
+        "examples/mistakes/unclosed_client.py", "await asyncio.open_connection("
+    )
+    assert (
+        f'unclosed_client.py", lineno {opened}\n'
+        "    self.reader, self.writer = await asyncio.open_connection(\n"
+    ) in stderr
+    command = "python -X dev -X tracemalloc=20 examples/mistakes/unclosed_client.py"
+    assert looks_like(chapter_console(command), result.stdout + stderr)
+
+
+def test_unclosed_client_closed_with_async_with_is_clean():
+    result = run_example("examples/mistakes/unclosed_client.py", "--fixed")
+    assert result.returncode == 0
+    assert result.stderr == ""  # -X dev finds nothing left open
+    command = "python -X dev examples/mistakes/unclosed_client.py --fixed"
+    assert chapter_console(command) == result.stdout
+
+
+def as_on_a_terminal(result):
+    """The run's output in the order a terminal shows it: on Python 3.11 the child
+    watcher logs its line while the program sleeps, between the two lines of main."""
+    printed, logged = result.stdout.splitlines(True), result.stderr.splitlines(True)
+    if logged and logged[0].startswith("Loop <"):
+        return printed[0] + logged[0] + "".join(printed[1:] + logged[1:])
+    return result.stdout + result.stderr
+
+
+def test_forgotten_process_prints_event_loop_is_closed_at_exit():
+    result = run_example("examples/mistakes/forgotten_process.py", python_flags=NO_DEV)
+    assert result.returncode == 0  # only printed, never raised
+    assert result.stdout.splitlines() == [
+        "found converter 2.1; asyncio.run() returned",
+        "the program is done",
+    ]
+    assert "Exception ignored in: <function BaseSubprocessTransport.__del__" in (
+        result.stderr
+    )
+    assert result.stderr.splitlines()[-1] == "RuntimeError: Event loop is closed"
+    if ON_LINUX_3_11:
+        assert "that handles pid" in result.stderr.splitlines()[0]
+        shown = chapter_console("python examples/mistakes/forgotten_process.py")
+        assert looks_like(shown, as_printed(as_on_a_terminal(result)))
+
+
+def test_forgotten_process_in_dev_mode_names_the_unclosed_transport():
+    result = run_example("examples/mistakes/forgotten_process.py")
+    assert result.returncode == 0
+    warning = "ResourceWarning: unclosed transport <_UnixSubprocessTransport pid="
+    if sys.platform != "win32":
+        assert warning in result.stderr
+        assert result.stderr.index(warning) < result.stderr.index("Exception ignored")
+    assert "RuntimeError: Event loop is closed" in result.stderr
+    if ON_LINUX_3_11:
+        shown = chapter_console("python -X dev examples/mistakes/forgotten_process.py")
+        assert looks_like(shown, as_printed(as_on_a_terminal(result)))
+
+
+def test_forgotten_process_waited_for_is_clean():
+    result = run_example("examples/mistakes/forgotten_process.py", "--fixed")
+    assert result.returncode == 0
+    assert result.stderr == ""
+    command = "python examples/mistakes/forgotten_process.py --fixed"
+    assert chapter_console(command) == result.stdout
+
+
 # get_event_loop()
 
 
@@ -263,5 +403,7 @@ def test_chapter_quotes_the_exact_messages():
         "TypeError: object NoneType can't be used in 'await' expression",
         "RuntimeError: There is no current event loop in thread 'MainThread'.",
         "got Future <Future pending> attached to a different loop",
+        "RuntimeError: Event loop is closed",
+        "Exception ignored in: <function _ProactorBasePipeTransport.__del__ at 0x",
     ]:
         assert message in text, message
