@@ -70,12 +70,15 @@ def hide_machine_paths(app, doctree):
     """Show code and outputs without the paths of the machine that built the book.
 
     A `:diff:` include names both files by absolute path, and a notebook's
-    traceback names the standard library's files where Python is installed: the
-    first become paths from the repository root, the second `.../lib/python3.X/`.
+    traceback names the files of Python and its packages where they are installed:
+    the first become paths from the repository root, the others `.../lib/python3.X/`
+    and `.../site-packages/`.
     """
-    replacements = {
+    paths = sysconfig.get_paths()
+    replacements = {  # in this order: site-packages may lie in the repository
+        f"{Path(paths['purelib'])}/": ".../site-packages/",
+        f"{Path(paths['stdlib'])}/": STDLIB_SHOWN,
         f"{Path(app.srcdir).resolve()}/": "",
-        f"{Path(sysconfig.get_paths()['stdlib'])}/": STDLIB_SHOWN,
     }
     for block in doctree.findall(nodes.literal_block):
         text = block.astext()
