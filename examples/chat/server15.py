@@ -3,8 +3,9 @@
     python examples/chat/server15.py --port 0
 
 The `print(..., file=sys.stderr)` lines become calls to a logger from the
-standard `logging` module. Each message gets a time and a level: DEBUG and INFO
-for the ordinary life of the server (who connected, who left), WARNING for what
+standard `logging` module. Each message gets a time and a level: INFO for the
+ordinary life of the server (who connected, who left; DEBUG would be for finer
+detail, and this server has none yet), WARNING for what
 an operator may want to look at (a client dropped), ERROR for what needs fixing
 (a bug, logged with its traceback). `logging.basicConfig()` sends them all to
 standard error; standard output keeps the one `listening on` line.
