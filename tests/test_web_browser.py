@@ -199,3 +199,18 @@ def test_page_reconnects_when_the_server_comes_back(chat_pages, server_path):
         expect(messages(page).last).to_have_text("alice: back again")
         assert second.port == port
         chat_pages.take_screenshots()
+
+
+def test_a_message_too_long_in_bytes_is_kept_not_sent(chat_pages):
+    """2,000 characters fit the field, but not the server's 4096 bytes in UTF-8."""
+    with chat_server(SERVERS["asgi"]) as server:
+        alice = chat_pages.open(server, "alice")
+        too_long = "\N{CJK UNIFIED IDEOGRAPH-5B57}" * 1400  # 3 bytes each
+        alice.locator("#message").fill(too_long)
+        alice.locator("#message").press("Enter")
+        expect(alice.locator("#status")).to_contain_text("too long")
+        expect(alice.locator("#message")).to_have_value(too_long)  # kept to edit
+        send(alice, "short")  # the connection is still open
+        expect(messages(alice).last).to_have_text("alice: short")
+        expect(alice.locator("#status")).to_have_text("connected")
+        chat_pages.take_screenshots()

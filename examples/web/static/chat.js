@@ -6,6 +6,10 @@
 
 const FIRST_RETRY_MS = 500; // wait this long before reconnecting the first time,
 const MAX_RETRY_MS = 8000; // then twice as long each time, up to this
+// The servers take messages of up to 4096 bytes of JSON and close the connection
+// on a larger one: check before sending. Bytes, not characters: in UTF-8 a
+// Chinese character takes 3 bytes, so 2000 characters may be 6000 bytes.
+const MAX_MESSAGE_BYTES = 4096;
 
 const statusLine = document.querySelector("#status");
 const joinForm = document.querySelector("#join-form");
@@ -33,8 +37,14 @@ sendForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = messageInput.value;
   if (!text || socket === null || socket.readyState !== WebSocket.OPEN) return;
-  socket.send(JSON.stringify({ sender: myName, message: text }));
+  const data = JSON.stringify({ sender: myName, message: text });
+  if (new TextEncoder().encode(data).length > MAX_MESSAGE_BYTES) {
+    showStatus("connected", "connected; that message is too long to send");
+    return; // keep the text, so it can be shortened
+  }
+  socket.send(data);
   messageInput.value = "";
+  showStatus("connected", "connected");
 });
 
 function connect() {
