@@ -1,7 +1,7 @@
 """The book's sessions: the same ones run on a laptop and in CI.
 
-`python3 dev.py` runs the default sessions (lint, tests, docs, pdf);
-`python3 dev.py -s NAME` runs one. Everything is built under `_build/`.
+`python3 run_nox.py` runs the default sessions (lint, tests, docs, pdf);
+`python3 run_nox.py -s NAME` runs one. Everything is built under `_build/`.
 """
 
 import os

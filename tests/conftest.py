@@ -59,7 +59,8 @@ def require_build(*parts):
     """A path in the built site or PDFs; missing is a failure under CI=true."""
     path = BUILD.joinpath(*parts)
     if not path.exists():
-        message = f"{path.relative_to(ROOT)} is missing: run `python3 dev.py -s docs`"
+        built_by = "python3 run_nox.py -s docs"
+        message = f"{path.relative_to(ROOT)} is missing: run `{built_by}`"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)

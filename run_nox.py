@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Run the book's nox sessions from a private virtual environment.
 
-    python3 dev.py            # every check: lint, tests, docs, pdf
-    python3 dev.py -s serve   # build the site and serve it on http://127.0.0.1:8000
+    python3 run_nox.py             # every check: lint, tests, docs, pdf
+    python3 run_nox.py -s serve    # build the site, serve it on http://127.0.0.1:8000
 
 Needs nothing but Python 3.11 or newer. On first use it creates `.venv-nox/` with
 the `nox` dependency group of pyproject.toml; every argument goes to nox unchanged.
@@ -39,14 +39,14 @@ def create_venv():
             subprocess.run(["apt-get", "install", "-y", package], check=True)
             venv.create(VENV, with_pip=True, clear=True)
         else:
-            sys.exit(f"dev.py needs the venv module: install the package {package}")
+            sys.exit(f"run_nox.py needs the venv module: install the package {package}")
 
 
 def ensure_nox():
     wanted = "\n".join(nox_requirements())
     if PYTHON.exists() and STAMP.exists() and STAMP.read_text() == wanted:
         return
-    print(f"dev.py: installing nox into {VENV.name}/", flush=True)
+    print(f"run_nox.py: installing nox into {VENV.name}/", flush=True)
     create_venv()
     pip = [PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, *nox_requirements()], check=True)
