@@ -12,23 +12,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import BUILD, ROOT, chapter_title, plain, require_build, require_tool
+from conftest import BUILD, ROOT, chapter_title, plain, require_build
 
 pytest.importorskip("playwright")
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 CHAPTERS = sorted((ROOT / "docs").glob("[0-9][0-9]-*.md"))
 ARTIFACTS = BUILD / "test-artifacts"
-# What Chromium needs to run headless as root on a closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -48,17 +38,6 @@ def site():
     server.shutdown()
     server.server_close()
     thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = require_tool("chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -8,12 +8,11 @@ every page go to _build/test-artifacts/web/.
 """
 
 import pytest
-from conftest import BUILD, require_tool
+from conftest import BUILD
 from webchat import chat_server
 
 pytest.importorskip("playwright")
-from playwright.sync_api import expect, sync_playwright
-from test_site import CHROMIUM_ARGS
+from playwright.sync_api import expect
 
 SERVERS = {
     "asgi": "examples/web/asgi_chat.py",
@@ -29,17 +28,6 @@ RECONNECT_WAIT = 40_000
 XSS = "<img src=x onerror=\"window.hacked = true; document.title = 'hacked'\">"
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = require_tool("chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 class ChatPages:
