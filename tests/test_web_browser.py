@@ -9,18 +9,11 @@ every page go to _build/test-artifacts/web/.
 
 import pytest
 from conftest import BUILD
-from webchat import chat_server
+from webchat import SERVERS, chat_server
 
 pytest.importorskip("playwright")
 from playwright.sync_api import expect
 
-SERVERS = {
-    "asgi": "examples/web/asgi_chat.py",
-    "aiohttp": "examples/web/aiohttp_chat.py",
-    "sanic": "examples/web/sanic_chat.py",
-    "django": "examples/web/django_chat.py",
-    "websockets": "examples/web/websockets_chat.py",
-}
 ARTIFACTS = BUILD / "test-artifacts" / "web"
 WAIT = 15_000  # milliseconds: the longest any one expectation waits
 # Long enough for a restarted server to start, and the page's backoff to retry.

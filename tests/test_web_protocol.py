@@ -12,6 +12,7 @@ from webchat import (
     GOING_AWAY,
     MAX_MESSAGE_BYTES,
     MESSAGE_TOO_BIG,
+    SERVERS,
     chat_in_order,
     chat_server,
     close_all,
@@ -24,14 +25,6 @@ from webchat import (
     say,
 )
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus
-
-SERVERS = {
-    "asgi": "examples/web/asgi_chat.py",
-    "aiohttp": "examples/web/aiohttp_chat.py",
-    "sanic": "examples/web/sanic_chat.py",
-    "django": "examples/web/django_chat.py",
-    "websockets": "examples/web/websockets_chat.py",
-}
 
 pytestmark = pytest.mark.timeout(120)
 

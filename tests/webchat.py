@@ -21,6 +21,16 @@ MESSAGE_TOO_BIG = 1009
 MAX_MESSAGE_BYTES = 4096  # what every server allows
 
 
+# The five web chat servers, by the framework each one uses.
+SERVERS = {
+    "asgi": "examples/web/asgi_chat.py",
+    "aiohttp": "examples/web/aiohttp_chat.py",
+    "sanic": "examples/web/sanic_chat.py",
+    "django": "examples/web/django_chat.py",
+    "websockets": "examples/web/websockets_chat.py",
+}
+
+
 def run(coroutine, timeout=60):
     """Run a test's async part on a fresh event loop, bounded in time."""
 
