@@ -1,0 +1,96 @@
+"""Run the book's example servers from a notebook, as real processes.
+
+The case-study notebooks import this module: `await Server.start("chat/server07.py")`
+runs `python examples/chat/server07.py --host 127.0.0.1 --port 0` in a process of its
+own, exactly as you would in a terminal, and waits until it prints
+`listening on HOST:PORT`. Its output is kept, not printed, so that it never lands in
+whichever cell happens to be running: `server.output()` shows what is new.
+
+A server started here is stopped by `await server.stop()` (Ctrl-C, as in a terminal),
+and in any case when the kernel shuts down or restarts, so that no server outlives
+its notebook.
+"""
+
+import asyncio
+import atexit
+import contextlib
+import re
+import signal
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+LISTENING = re.compile(r"listening on (\S+):(\d+)")
+
+
+class Server:
+    """One example server, run with `python examples/PROGRAM --port 0 ARGS...`."""
+
+    def __init__(self, process, program):
+        self.process = process
+        self.program = program
+        self.lines = []  # everything it printed, standard error included
+        self.shown = 0  # how many of them output() has returned already
+        self.host = self.port = None
+        self._reader = asyncio.create_task(self._read())
+        atexit.register(self._kill)
+
+    @classmethod
+    async def start(cls, program, *args, timeout=20):
+        """Start `examples/PROGRAM` and wait until it says where it listens."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-u",  # print each line as soon as it is written
+            str(EXAMPLES / program),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",  # any free port: several notebooks may run at once
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        server = cls(process, program)
+        async with asyncio.timeout(timeout):
+            while server.port is None:
+                if server._reader.done():
+                    raise RuntimeError(f"{program} ended:\n{server.output()}")
+                await asyncio.sleep(0.05)
+        print(f"{program} is listening on {server.host}:{server.port}")
+        return server
+
+    async def _read(self):
+        async for line in self.process.stdout:
+            text = line.decode(errors="replace").rstrip("\n")
+            self.lines.append(text)
+            if self.port is None and (match := LISTENING.search(text)):
+                self.host, self.port = match[1], int(match[2])
+
+    def output(self):
+        """What the server printed since the last call, as one string."""
+        new = self.lines[self.shown :]
+        self.shown = len(self.lines)
+        return "\n".join(new)
+
+    async def stop(self, how=signal.SIGINT, timeout=10):
+        """Stop it as a terminal would (Ctrl-C by default); return its exit code.
+
+        A server still running after `timeout` seconds is killed, and says so.
+        """
+        if self.process.returncode is None:
+            self.process.send_signal(how)
+            try:
+                async with asyncio.timeout(timeout):
+                    await self.process.wait()
+            except TimeoutError:
+                self.lines.append(f"[still running {timeout} s later: killed]")
+                self.process.kill()
+                await self.process.wait()
+        await self._reader  # every line it wrote, up to the end
+        atexit.unregister(self._kill)
+        return self.process.returncode
+
+    def _kill(self):
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
