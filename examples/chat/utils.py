@@ -53,7 +53,10 @@ MAX_NAME_LENGTH = 64
 def argument_parser(description):
     """A parser for the options every step takes: --host and --port.
 
-    A step adds its own options to it, then calls `parse_args()`.
+    A step adds its own options to it, then calls `parse_args()`:
+
+    >>> argument_parser("A chat server.").parse_args(["--port", "0"])
+    Namespace(host='127.0.0.1', port=0)
     """
     parser = argparse.ArgumentParser(
         description=description,
@@ -74,7 +77,15 @@ def argument_parser(description):
 
 
 def positive_int(text):
-    """An argparse type: a whole number of at least 1."""
+    """An argparse type: a whole number of at least 1.
+
+    >>> positive_int("100")
+    100
+    >>> positive_int("0")
+    Traceback (most recent call last):
+      ...
+    argparse.ArgumentTypeError: must be at least 1, not 0
+    """
     number = int(text)
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
@@ -82,7 +93,15 @@ def positive_int(text):
 
 
 def seconds(text):
-    """An argparse type: a duration in seconds, 0 or more."""
+    """An argparse type: a duration in seconds, 0 or more.
+
+    >>> seconds("2.5")
+    2.5
+    >>> seconds("nan")
+    Traceback (most recent call last):
+      ...
+    argparse.ArgumentTypeError: must be 0 or more, not nan
+    """
     number = float(text)
     if not number >= 0:  # also refuses "nan"
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
@@ -120,7 +139,14 @@ class FrameTooLarge(ProtocolError):
 
 
 def encode_frame(message):
-    """One message (a dict) as a frame: its length, then its JSON bytes."""
+    r"""One message (a dict) as a frame: its length, then its JSON bytes.
+
+    >>> frame = encode_frame({"action": "joinroom", "room": "lobby"})
+    >>> frame
+    b'$\x00\x00\x00{"action":"joinroom","room":"lobby"}'
+    >>> HEADER.unpack(frame[:4])  # the length, as a reader decodes it
+    (36,)
+    """
     # json.dumps escapes every non-ASCII character (ensure_ascii=True, the
     # default), so encoding cannot fail, even on a lone surrogate such as
     # "\ud800" that a client sent us as a JSON escape.
@@ -153,7 +179,15 @@ async def read_frame(reader, max_bytes=DEFAULT_MAX_MESSAGE_BYTES):
 
 
 def decode_message(payload):
-    """The JSON object a frame carries, as a dict; `ProtocolError` if it is not one."""
+    """The JSON object a frame carries, as a dict; `ProtocolError` if it is not one.
+
+    >>> decode_message(b'{"action":"joinroom","room":"lobby"}')
+    {'action': 'joinroom', 'room': 'lobby'}
+    >>> decode_message(b'["lobby"]')
+    Traceback (most recent call last):
+      ...
+    utils.ProtocolError: message must be a JSON object
+    """
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
@@ -174,6 +208,13 @@ def validate_request(message):
 
     Returns the request unchanged, or raises `ProtocolError` saying what is wrong,
     so the server can refuse it without ever touching a missing field.
+
+    >>> validate_request({"action": "joinroom", "room": "lobby"})
+    {'action': 'joinroom', 'room': 'lobby'}
+    >>> validate_request({"action": "chat", "room": "lobby"})
+    Traceback (most recent call last):
+      ...
+    utils.ProtocolError: "chat" needs a "message" string
     """
     action = message.get("action")
     if not isinstance(action, str):
@@ -191,10 +232,20 @@ def validate_request(message):
 
 
 def check_name(field, name):
-    """A username or a room name must be short, not blank, and printable.
+    r"""A username or a room name must be short, not blank, and printable.
 
     Printable: no newline or other control character, which would let a name
     forge extra lines in the server's log, or mangle a client's screen.
+
+    >>> check_name("room", "lobby")  # a good name: no error, nothing returned
+    >>> check_name("room", "   ")
+    Traceback (most recent call last):
+      ...
+    utils.ProtocolError: "room" must be 1 to 64 characters
+    >>> check_name("username", "ada\nERROR disk full")
+    Traceback (most recent call last):
+      ...
+    utils.ProtocolError: "username" must be printable (no control characters)
     """
     if not 0 < len(name.strip()) <= MAX_NAME_LENGTH:
         raise ProtocolError(f'"{field}" must be 1 to {MAX_NAME_LENGTH} characters')
@@ -203,7 +254,11 @@ def check_name(field, name):
 
 
 def error_message(reason):
-    """The message that tells a client what the server refused, and why."""
+    """The message that tells a client what the server refused, and why.
+
+    >>> error_message("not in room 'lobby'")
+    {'action': 'error', 'reason': "not in room 'lobby'"}
+    """
     return {"action": "error", "reason": reason}
 
 
