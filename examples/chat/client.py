@@ -155,6 +155,13 @@ def describe(message):
     `match` compares the dict with each pattern in turn: a pattern matches when
     the dict has those keys with those values, and the names in it (`room`,
     `text`...) take the values found there.
+
+    >>> describe({"action": "chat", "room": "lobby", "from": "ada", "message": "hi"})
+    '[lobby] ada: hi'
+    >>> describe({"action": "joinroom", "room": "lobby", "ok": True, "new": 1})
+    '* you joined lobby'
+    >>> describe({"action": "dance"})
+    "? unexpected message from the server: {'action': 'dance'}"
     """
     match message:
         case {"action": "chat", "room": room, "from": sender, "message": text}:
@@ -172,10 +179,13 @@ def describe(message):
 
 
 def printable(text):
-    """`text` with its control characters written as escapes, such as \\x1b.
+    r"""`text` with its control characters written as escapes, such as \x1b.
 
     Terminals obey control characters: printed as they are, another user's
     message could move our cursor, rewrite the screen or ring the bell.
+
+    >>> print(printable("héllo\x1b[2J\x07"))
+    héllo\x1b[2J\x07
     """
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 

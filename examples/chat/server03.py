@@ -47,6 +47,13 @@ async def read_frame(reader):
 
 
 def encode_frame(payload):
+    r"""A payload as a frame: its length in 4 bytes, then the payload.
+
+    >>> encode_frame(b"hello")
+    b'\x05\x00\x00\x00hello'
+    >>> list(encode_frame(b"x" * 300)[:4])  # 300 = 44 + 1 * 256: low byte first
+    [44, 1, 0, 0]
+    """
     return HEADER.pack(len(payload)) + payload
 
 

@@ -31,7 +31,13 @@ from utils import (
 
 
 def reply_to(payload):
-    """The answer to one frame: its object echoed back, or an error."""
+    """The answer to one frame: its object echoed back, or an error.
+
+    >>> reply_to(b'{"action": "chat", "message": "hi"}')
+    {'action': 'chat', 'message': 'hi'}
+    >>> reply_to(b"[]")
+    {'action': 'error', 'reason': 'message must be a JSON object'}
+    """
     try:
         return decode_message(payload)
     except ProtocolError as error:

@@ -92,7 +92,14 @@ def forget(client):
 
 
 def reply_to(client, payload):
-    """The answer to one frame: what its request asks for, or why it is refused."""
+    """The answer to one frame: what its request asks for, or why it is refused.
+
+    >>> ada = Client(("127.0.0.1", 50000))
+    >>> reply_to(ada, b'{"action": "connect", "username": "ada"}')
+    {'action': 'connect', 'username': 'ada', 'ok': True}
+    >>> reply_to(ada, b'{"action": "chat", "room": "lobby", "message": "hi"}')
+    {'action': 'error', 'reason': "join room 'lobby' before chatting in it"}
+    """
     try:
         request = validate_request(decode_message(payload))
         return perform(client, request)

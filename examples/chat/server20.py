@@ -304,7 +304,17 @@ class ChatServer:
         return f"{clients} open, {users} users, {rooms} rooms; {self.summary()}"
 
     def summary(self):
-        """What the server has done: how many connections, messages, drops..."""
+        """What the server has done: how many connections, messages, drops...
+
+        >>> chat = ChatServer(
+        ...     max_message_bytes=1024, idle_timeout=60, queue_size=10, max_clients=10
+        ... )
+        >>> chat.summary()
+        'nothing yet'
+        >>> chat.stats.update({"messages sent": 9, "connections": 2})
+        >>> chat.summary()
+        '2 connections, 9 messages sent'
+        """
         counts = sorted(self.stats.items())
         return ", ".join(f"{count} {what}" for what, count in counts) or "nothing yet"
 
