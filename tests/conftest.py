@@ -201,3 +201,21 @@ class ServerProcess:
         errors = self.stderr()
         for word in TROUBLE:
             assert word not in errors, f"{word!r} in the server's stderr:\n{errors}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many console transcripts were replayed (tests/test_docs_console.py)."""
+    verified = marked = 0
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for name, counts in getattr(report, "user_properties", ()):
+                if name == "console transcripts":
+                    verified, marked = verified + counts[0], marked + counts[1]
+    if verified + marked:
+        share = 100 * verified / (verified + marked)
+        terminalreporter.write_line(
+            f"console transcripts: {verified} verified, "
+            f"{marked} marked unverified ({share:.0f} %)"
+        )
