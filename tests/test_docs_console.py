@@ -20,9 +20,6 @@ PAGES = [
 # Pages whose transcripts nobody has marked for replaying yet: remove a page from
 # this list once its blocks replay (or say, with `% console: skip`, why they cannot).
 NOT_YET_ANNOTATED = {
-    "01-what-is-async",
-    "02-coroutines",
-    "03-running",
     "04-cookbook",
     "05-mistakes",
     "06-testing",
