@@ -1,11 +1,14 @@
 """The book's sessions: the same ones run on a laptop and in CI.
 
-`python3 run_nox.py` runs the default sessions (lint, tests, docs, pdf);
-`python3 run_nox.py -s NAME` runs one. Everything is built under `_build/`.
+`python3 run_nox.py` runs the default sessions (pythons, lint, tests on every
+supported Python found, docs, pdf); `python3 run_nox.py -s NAME` runs one, and
+`-s tests-3.13` the tests on one Python. Everything is built under `_build/`.
 """
 
 import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import nox
@@ -13,9 +16,17 @@ import nox
 nox.needs_version = ">=2025.5.1"
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "tests", "docs", "pdf"]
+nox.options.sessions = ["pythons", "lint", "tests", "docs", "pdf"]
+# A Python that is not installed is reported by the `pythons` session, which
+# knows which ones CI must have; nox must neither fail on it nor download one.
+nox.options.error_on_missing_interpreters = False
+nox.options.download_python = "never"
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
+# Every Python the book supports, from pyproject.toml's classifiers: "3.11", ...
+PYTHONS = nox.project.python_versions(PYPROJECT)
+# The newest may not be on every machine yet; CI must have all the others.
+OPTIONAL_PYTHONS = PYTHONS[-1:]
 BUILD = Path("_build")
 # What the site offers for download: notebooks/*.ipynb and pdf/*.pdf.
 DOWNLOADS = BUILD / "downloads"
@@ -35,6 +46,42 @@ SYSTEM_PACKAGES = {
     "chromium": ["chromium"],
     "tmux": ["tmux"],  # a real terminal for testing the chat client
 }
+
+
+def pyenv_pythons():
+    """The newest pyenv-installed interpreter of each supported Python, by version.
+
+    pyenv's shims refuse `python3.13` unless that version is enabled, so nox would
+    not find it on PATH; its `versions/` folder holds every installed one.
+    """
+    root = os.environ.get("PYENV_ROOT")
+    if not root and shutil.which("pyenv"):
+        root = subprocess.run(
+            ["pyenv", "root"], capture_output=True, text=True
+        ).stdout.strip()
+    found = {}
+    for python in (
+        Path(root or "~/.pyenv").expanduser().glob("versions/3.*/bin/python3.*")
+    ):
+        version = re.fullmatch(r"python(3\.\d+)", python.name)
+        patch = re.fullmatch(r"3\.\d+\.(\d+)", python.parent.parent.name)
+        if version and patch and version[1] in PYTHONS:
+            found.setdefault(version[1], []).append((int(patch[1]), python))
+    return {version: max(builds)[1] for version, builds in found.items()}
+
+
+def put_pythons_on_path():
+    """Let nox find pyenv's interpreters: `python3.X` links, first on PATH."""
+    links = Path(".nox", "pythons").resolve()
+    links.mkdir(parents=True, exist_ok=True)
+    for version, python in pyenv_pythons().items():
+        link = links / f"python{version}"
+        link.unlink(missing_ok=True)
+        link.symlink_to(python)
+    os.environ["PATH"] = f"{links}{os.pathsep}{os.environ['PATH']}"
+
+
+put_pythons_on_path()
 
 
 def install(session, group):
@@ -100,6 +147,32 @@ def build_site(session):
     sphinx(session, "html")
 
 
+@nox.session(python=False)
+def pythons(session):
+    """Say which supported Pythons the tests run on; CI must have all but the newest."""
+    missing = []
+    for version in PYTHONS:
+        python = shutil.which(f"python{version}")
+        if python and runs(python):
+            session.log(f"Python {version}: {Path(python).resolve()}")
+        else:
+            missing.append(version)
+    for version in missing:
+        session.warn(
+            f"Python {version} is not installed, so its tests will be skipped. "
+            f"Add it with `pyenv install {version}` or your system's python{version} "
+            "package, and run again."
+        )
+    required = [version for version in missing if version not in OPTIONAL_PYTHONS]
+    if required and os.environ.get("CI") == "true":
+        session.error(f"CI must test on every supported Python; missing: {required}")
+
+
+def runs(python):
+    """Whether an interpreter starts (a pyenv shim for a disabled version does not)."""
+    return subprocess.run([python, "-c", ""], capture_output=True).returncode == 0
+
+
 @nox.session
 def lint(session):
     """Ruff over every Python file, examples included: lint rules, then formatting."""
@@ -108,13 +181,21 @@ def lint(session):
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session
+@nox.session(python=PYTHONS)
 def tests(session):
-    """Every test: code blocks, notebooks, examples, the site in Chromium, the PDFs."""
+    """Every test, on each supported Python found (the first also checks the site).
+
+    Code blocks, transcripts, notebooks, examples and the web chat in Chromium run
+    on each Python. The built site and PDFs come out the same whichever Python
+    builds them, so only the first Python builds and checks them.
+    """
     install(session, "tests")
     require_system(session, "chromium", "pdftotext", "tmux")
-    build_site(session)
-    session.run("pytest", "-n", "auto", *session.posargs)
+    if session.python == PYTHONS[0]:
+        build_site(session)
+        session.run("pytest", "-n", "auto", *session.posargs)
+    else:
+        session.run("pytest", "-n", "auto", "-m", "not built_site", *session.posargs)
 
 
 @nox.session

@@ -1,7 +1,8 @@
 """The book's own Sphinx additions.
 
 - `{output}` and `{raises}` blocks: what a code block prints, or the exception it
-  raises. The tests (tests/test_docs_code.py) check both against a real run.
+  raises; `:python: >=3.12` says which Pythons do that. The tests
+  (tests/test_docs_code.py) check each against a real run on those Pythons.
 - Code and outputs without the build machine's paths (`:diff:` headers, tracebacks).
 - In a PDF handout, a link to another chapter shows that chapter's title.
 - Download links on each chapter: its companion notebook and its PDF handout.
@@ -14,8 +15,11 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+from typing import ClassVar
 
 from docutils import nodes
+from docutils.parsers.rst import directives
+from packaging.specifiers import SpecifierSet
 from sphinx import addnodes
 from sphinx.directives.code import CodeBlock
 from sphinx.transforms.post_transforms import SphinxPostTransform
@@ -32,12 +36,26 @@ class OutputBlock(CodeBlock):
     caption = "Output"
     required_arguments = 0
     optional_arguments = 0
+    option_spec: ClassVar = {
+        **CodeBlock.option_spec,
+        "python": directives.unchanged_required,
+    }
 
     def run(self):
         self.arguments = ["text"]
-        self.options.setdefault("caption", self.caption)
+        caption = self.caption
+        if "python" in self.options:
+            caption += f" on {pythons_in_words(self.options.pop('python'))}"
+        self.options.setdefault("caption", caption)
         self.options["class"] = [*self.options.get("class", []), self.name]
         return super().run()
+
+
+def pythons_in_words(condition):
+    """`>=3.12` -> "Python 3.12 and newer", `<3.12` -> "Python before 3.12"."""
+    (specifier,) = SpecifierSet(condition)  # one bound: a reader's note, not a range
+    words = {">=": "Python {} and newer", "<": "Python before {}", "==": "Python {}"}
+    return words[specifier.operator].format(specifier.version.removesuffix(".*"))
 
 
 class RaisesBlock(OutputBlock):

@@ -14,6 +14,7 @@ its notebook.
 import asyncio
 import atexit
 import contextlib
+import os
 import re
 import signal
 import sys
@@ -21,6 +22,10 @@ from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 LISTENING = re.compile(r"listening on (\S+):(\d+)")
+# Jupyter asks for colours (FORCE_COLOR); a notebook shows the servers' tracebacks
+# as plain text, as a terminal log file would hold them.
+PLAIN_TEXT = {**os.environ, "PYTHON_COLORS": "0", "NO_COLOR": "1"}
+PLAIN_TEXT.pop("FORCE_COLOR", None)
 
 
 class Server:
@@ -50,6 +55,7 @@ class Server:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            env=PLAIN_TEXT,
         )
         server = cls(process, program)
         async with asyncio.timeout(timeout):
@@ -66,6 +72,18 @@ class Server:
             self.lines.append(text)
             if self.port is None and (match := LISTENING.search(text)):
                 self.host, self.port = match[1], int(match[2])
+
+    async def wait_for(self, text, count=1, timeout=10):
+        """Wait until `text` appears in `count` lines of the server's output.
+
+        Output arrives through a pipe a moment after the server writes it: wait
+        for the line you expect rather than sleeping and hoping.
+        """
+        async with asyncio.timeout(timeout):
+            while sum(text in line for line in self.lines) < count:
+                if self._reader.done():
+                    raise RuntimeError(f"{self.program} ended:\n{self.output()}")
+                await asyncio.sleep(0.02)
 
     def output(self):
         """What the server printed since the last call, as one string."""

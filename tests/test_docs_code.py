@@ -3,7 +3,9 @@
 Blocks of a page run in order in one namespace, on a fresh event loop, as in
 `python -m asyncio`: top-level `await` works. A ```python block may be followed by
 an {output} block (what it prints; `...` matches anything) and/or a {raises} block
-(the last line of the traceback it must raise).
+(the last line of the traceback it must raise). Where Pythons differ, a page shows
+one {output} or {raises} block per behaviour, each with a `:python:` condition such
+as `>=3.12` or `<3.12`; each is checked on the Pythons it names.
 """
 
 import ast
@@ -22,12 +24,14 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 from mdit_py_plugins.colon_fence import colon_fence_plugin
+from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted((ROOT / "docs").glob("*.md"))
 PYTHON_FENCES = {"python", "py", "{code-block} python", "{code-block} py"}
 OPTION = re.compile(r"^:([\w-]+):(.*)$")
 CHECKER = doctest.OutputChecker()
+THIS_PYTHON = "{}.{}.{}".format(*sys.version_info)
 
 
 @dataclass
@@ -73,20 +77,35 @@ def runnable(block):
     return True
 
 
+def for_this_python(block):
+    """An {output} or {raises} block applies unless its `:python:` excludes us."""
+    condition = block.options.get("python")
+    return condition is None or SpecifierSet(condition).contains(THIS_PYTHON)
+
+
 def examples(page):
-    """Each python block with what it should print and the error it should raise."""
+    """Each python block with what it should print and the error it should raise.
+
+    The {output} and {raises} blocks right after a python block belong to it; of
+    those, the ones whose `:python:` condition holds here are its expectations.
+    """
     found = list(blocks_in(page.read_text()))
     for index, block in enumerate(found):
         if block.kind != "python" or not runnable(block):
             continue
-        output = error = None
-        for follower in found[index + 1 : index + 3]:
-            if follower.kind == "output" and error is None and output is None:
-                output = follower.text
-            elif follower.kind == "raises" and error is None:
-                error = follower.text.strip()
-            else:
+        expected = {"output": [], "raises": []}
+        for follower in found[index + 1 :]:
+            if follower.kind == "python":
                 break
+            if for_this_python(follower):
+                expected[follower.kind].append(follower.text)
+        outputs, errors = expected["output"], expected["raises"]
+        assert len(outputs) <= 1 and len(errors) <= 1, (
+            f"{page.name}, block at line {block.line}: more than one output or "
+            "error applies to this Python; give each a :python: condition"
+        )
+        output = outputs[0] if outputs else None
+        error = errors[0].strip() if errors else None
         yield block, output, error
 
 
@@ -204,7 +223,7 @@ RuntimeWarning: coroutine 'sleep' was never awaited
 
 def write_page(tmp_path, text):
     page = tmp_path / "docs" / "page.md"
-    page.parent.mkdir()
+    page.parent.mkdir(parents=True)
     page.write_text(text)
     return page
 
@@ -241,3 +260,29 @@ def test_harness_fails_a_wrong_page(tmp_path, broken):
 
 def test_harness_passes_a_right_page(tmp_path):
     check_page(write_page(tmp_path, GOOD_PAGE))
+
+
+VERSIONED_PAGE = """\
+```python
+import sys
+print(sys.version_info >= (3, 12))
+```
+```{output}
+:python: >=3.12
+True
+```
+```{output}
+:python: <3.12
+False
+```
+"""
+
+
+def test_harness_checks_each_python_against_its_own_output(tmp_path):
+    check_page(write_page(tmp_path, VERSIONED_PAGE))
+    unconditional = re.sub(r":python: .*\n", "", VERSIONED_PAGE)
+    with pytest.raises(AssertionError, match="more than one output"):
+        check_page(write_page(tmp_path / "a", unconditional))
+    wrong = VERSIONED_PAGE.replace("True", "Maybe").replace("False", "Maybe")
+    with pytest.raises(AssertionError):
+        check_page(write_page(tmp_path / "b", wrong))

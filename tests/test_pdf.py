@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 from conftest import BUILD, ROOT, chapter_title, plain, require_build, require_tool
 
+# The built site and PDFs are the same whichever Python runs the tests: checked once.
+pytestmark = pytest.mark.built_site
+
 CHAPTERS = sorted((ROOT / "docs").glob("[0-9][0-9]-*.md"))
 
 

@@ -17,6 +17,9 @@ from conftest import BUILD, ROOT, chapter_title, plain, require_build
 pytest.importorskip("playwright")
 from playwright.sync_api import expect
 
+# The built site and PDFs are the same whichever Python runs the tests: checked once.
+pytestmark = pytest.mark.built_site
+
 CHAPTERS = sorted((ROOT / "docs").glob("[0-9][0-9]-*.md"))
 ARTIFACTS = BUILD / "test-artifacts"
 
