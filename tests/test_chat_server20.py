@@ -312,15 +312,16 @@ def allow_open_files(count):
 
 async def gather_a_crowd(server):
     opening = asyncio.Semaphore(100)  # connect a hundred at a time
+    crowd = []  # everyone who got in, closed at the end whatever happens
 
     async def newcomer(n):
         async with opening:
-            return await connected(server, f"user {n}", "crowd")
+            crowd.append(await connected(server, f"user {n}", "crowd"))
 
-    async with asyncio.TaskGroup() as tasks:
-        arrivals = [tasks.create_task(newcomer(n)) for n in range(CROWD)]
-    crowd = [arrival.result() for arrival in arrivals]
     try:
+        async with asyncio.TaskGroup() as tasks:
+            for n in range(CROWD):
+                tasks.create_task(newcomer(n))
         await crowd[0].chat("crowd", "hello, everyone")
         async with asyncio.TaskGroup() as tasks:
             for client in crowd:
