@@ -66,7 +66,8 @@ def test_stored_coroutines_debug_mode_says_where_they_were_made(how):
     made_here = "return [save_score(player, points) for player, points in"
     assert made_here in result.stderr
     assert "in schedule_saves" in result.stderr
-    assert ", in <listcomp>" in as_printed(result.stderr)
+    # Since 3.12 a list comprehension runs inline, in its function's frame (PEP 709).
+    assert (", in <listcomp>" in result.stderr) == (sys.version_info < (3, 12))
 
 
 # A task that vanishes
@@ -307,8 +308,9 @@ def test_unclosed_client_with_tracemalloc_says_where_the_socket_was_opened():
         f'unclosed_client.py", lineno {opened}\n'
         "    self.reader, self.writer = await asyncio.open_connection(\n"
     ) in stderr
-    command = "python -X dev -X tracemalloc=20 examples/mistakes/unclosed_client.py"
-    assert looks_like(chapter_console(command), result.stdout + stderr)
+    if ON_LINUX_3_11:  # tests/test_docs_console.py replays it on every Python
+        command = "python -X dev -X tracemalloc=20 examples/mistakes/unclosed_client.py"
+        assert looks_like(chapter_console(command), result.stdout + stderr)
 
 
 def test_unclosed_client_closed_with_async_with_is_clean():
