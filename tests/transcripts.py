@@ -8,7 +8,7 @@ A page's console blocks run in page order as one scenario, from the repository r
   of later blocks that start with `>>>`, are replayed as a doctest on a loop that
   keeps running between statements, with top-level `await`.
 - MyST comment lines right above a block, `% console: KEYWORD ARGS`, say how else
-  to treat it (see KEYWORDS and the chapter of the developer guide on transcripts).
+  to treat it (see KEYWORDS, and README.md, "Writing for the book").
 
 Real output is normalised before it is compared with the page (`...` matches
 anything, as in doctest): the repository root reads /home/you/asyncio-by-building,
