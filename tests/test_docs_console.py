@@ -20,15 +20,11 @@ PAGES = [
 # Pages whose transcripts nobody has marked for replaying yet: remove a page from
 # this list once its blocks replay (or say, with `% console: skip`, why they cannot).
 NOT_YET_ANNOTATED = {
-    "04-cookbook",
     "05-mistakes",
     "06-testing",
     "10-chat-protocol",
     "11-chat-first-server",
     "12-chat-framing",
-    "13-chat-rooms",
-    "14-chat-broadcast",
-    "15-chat-tasks-and-errors",
     "16-chat-shutdown",
     "17-chat-production",
     "18-chat-tls-and-limits",

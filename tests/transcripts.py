@@ -53,6 +53,7 @@ KEYWORDS = {
 }
 COMMAND_TIMEOUT = 120  # seconds a `$ command` may run
 WAIT_TIMEOUT = 15  # seconds to wait for a background process to print its lines
+TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 LISTENING = re.compile(r"listening on [\w.:\[\]-]+?:(\d+)\b")
 REPL_COMMAND = re.compile(r"^\$ python3? -m asyncio\s*$")
 
@@ -149,7 +150,9 @@ def normalise(output):
 
 
 def same(want, got):
-    return matches(anonymise(want), normalise(got))
+    """Does real output match the page? Spaces at the ends of lines are not shown."""
+    want, got = anonymise(want), normalise(got)
+    return matches(TRAILING_SPACE.sub("", want), TRAILING_SPACE.sub("", got))
 
 
 def split_commands(text):
