@@ -22,10 +22,17 @@ from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 LISTENING = re.compile(r"listening on (\S+):(\d+)")
-# Jupyter asks for colours (FORCE_COLOR); a notebook shows the servers' tracebacks
-# as plain text, as a terminal log file would hold them.
-PLAIN_TEXT = {**os.environ, "PYTHON_COLORS": "0", "NO_COLOR": "1"}
-PLAIN_TEXT.pop("FORCE_COLOR", None)
+
+
+def plain_text_environment():
+    """This process's environment, asking for tracebacks without colours.
+
+    Jupyter asks for colours (FORCE_COLOR); a notebook shows the servers' output as
+    plain text, as a log file would hold it.
+    """
+    environment = {**os.environ, "PYTHON_COLORS": "0", "NO_COLOR": "1"}
+    environment.pop("FORCE_COLOR", None)
+    return environment
 
 
 class Server:
@@ -41,10 +48,15 @@ class Server:
         atexit.register(self._kill)
 
     @classmethod
-    async def start(cls, program, *args, timeout=20):
-        """Start `examples/PROGRAM` and wait until it says where it listens."""
+    async def start(cls, program, *args, python_flags=(), timeout=20):
+        """Start `examples/PROGRAM` and wait until it says where it listens.
+
+        `program` may also be the path of a program of your own. `python_flags`
+        go to Python itself: `python_flags=["-X", "dev"]` for development mode.
+        """
         process = await asyncio.create_subprocess_exec(
             sys.executable,
+            *python_flags,
             "-u",  # print each line as soon as it is written
             str(EXAMPLES / program),
             "--host",
@@ -55,7 +67,7 @@ class Server:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env=PLAIN_TEXT,
+            env=plain_text_environment(),
         )
         server = cls(process, program)
         async with asyncio.timeout(timeout):
