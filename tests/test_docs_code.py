@@ -5,7 +5,7 @@ Blocks of a page run in order in one namespace, on a fresh event loop, as in
 an {output} block (what it prints; `...` matches anything) and/or a {raises} block
 (the last line of the traceback it must raise). Where Pythons differ, a page shows
 one {output} or {raises} block per behaviour, each with a `:python:` condition such
-as `>=3.12` or `<3.12`; each is checked on the Pythons it names.
+as `">=3.12"` or `"<3.12"`; each is checked on the Pythons it names.
 """
 
 import ast
@@ -78,9 +78,15 @@ def runnable(block):
 
 
 def for_this_python(block):
-    """An {output} or {raises} block applies unless its `:python:` excludes us."""
+    """An {output} or {raises} block applies unless its `:python:` excludes us.
+
+    The condition is quoted on the page (`:python: ">=3.12"`): MyST reads options
+    as YAML, where a bare `>` would start a folded block.
+    """
     condition = block.options.get("python")
-    return condition is None or SpecifierSet(condition).contains(THIS_PYTHON)
+    if condition is None:
+        return True
+    return SpecifierSet(condition.strip("\"'")).contains(THIS_PYTHON)
 
 
 def examples(page):
@@ -268,11 +274,11 @@ import sys
 print(sys.version_info >= (3, 12))
 ```
 ```{output}
-:python: >=3.12
+:python: ">=3.12"
 True
 ```
 ```{output}
-:python: <3.12
+:python: "<3.12"
 False
 ```
 """
