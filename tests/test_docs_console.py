@@ -21,16 +21,10 @@ PAGES = [
 # this list once its blocks replay (or say, with `% console: skip`, why they cannot).
 NOT_YET_ANNOTATED = {
     "05-mistakes",
-    "06-testing",
-    "10-chat-protocol",
-    "11-chat-first-server",
-    "12-chat-framing",
     "16-chat-shutdown",
     "17-chat-production",
     "18-chat-tls-and-limits",
     "19-chat-client",
-    "30-web-asgi",
-    "31-web-frameworks",
 }
 
 
