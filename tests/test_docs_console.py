@@ -9,7 +9,14 @@ the test run reports how many blocks were verified (tests/conftest.py).
 import sys
 
 import pytest
-from transcripts import ROOT, Scenario, TranscriptError, console_blocks
+from transcripts import (
+    ROOT,
+    Scenario,
+    TranscriptError,
+    console_blocks,
+    shell_status,
+    split_commands,
+)
 
 PAGES = [
     page
@@ -214,3 +221,17 @@ def test_harness_ends_the_processes_a_page_started(tmp_path):
         scenario.replay()
         (server,) = scenario.background.values()
     assert server.process.poll() is not None
+
+
+def test_a_command_may_go_on_over_several_lines():
+    block = (
+        '$ curl -s \\\n    -H "Origin: x" \\\n    http://x/\n403\n$ echo done\ndone\n'
+    )
+    assert split_commands(block) == [
+        ('curl -s \\\n    -H "Origin: x" \\\n    http://x/', "403\n"),
+        ("echo done", "done\n"),
+    ]
+
+
+def test_a_stopped_process_exits_as_bash_reports_it():
+    assert [shell_status(code) for code in (0, 1, -2, -15)] == [0, 1, 130, 143]

@@ -54,7 +54,8 @@ KEYWORDS = {
 COMMAND_TIMEOUT = 120  # seconds a `$ command` may run
 WAIT_TIMEOUT = 15  # seconds to wait for a background process to print its lines
 TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
-LISTENING = re.compile(r"listening on [\w.:\[\]-]+?:(\d+)\b")
+# Where a server says it listens: the book's programs, and uvicorn's command line.
+LISTENING = re.compile(r"(?:listening|running) on (?:\w+://)?[\w.:\[\]-]+?:(\d+)\b")
 REPL_COMMAND = re.compile(r"^\$ python3? -m asyncio\s*$")
 
 
@@ -141,8 +142,14 @@ def anonymise(text):
     return text
 
 
+def shell_status(returncode):
+    """The status bash's `$?` shows: 128 + N for a process ended by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
 def normalise(output):
     """Real output as the reader would see it on the machine the page shows."""
+    output = output.replace("\r\n", "\n")  # HTTP headers, as curl -i prints them
     output = output.replace(str(ROOT), READER_ROOT)
     for stdlib in {sysconfig.get_paths()["stdlib"], os.path.dirname(os.__file__)}:
         output = output.replace(stdlib, READER_STDLIB)
@@ -156,16 +163,23 @@ def same(want, got):
 
 
 def split_commands(text):
-    """(command, expected output) for each `$ ` line of a block, in order."""
+    """(command, expected output) for each `$ ` line of a block, in order.
+
+    A command may go on over several lines, each but the last ending in `\\`.
+    """
     pairs = []
+    continued = False
     for line in text.splitlines(keepends=True):
-        if line.startswith("$ "):
-            pairs.append([line[2:].strip(), ""])
+        if continued:
+            pairs[-1][0] += "\n" + line.rstrip("\n")
+        elif line.startswith("$ "):
+            pairs.append([line[2:].rstrip("\n"), ""])
         elif pairs:
             pairs[-1][1] += line
         else:
             raise TranscriptError(f"output before any `$ command`: {line!r}")
-    return pairs
+        continued = pairs and not pairs[-1][1] and line.rstrip("\n").endswith("\\")
+    return [(command.strip(), output) for command, output in pairs]
 
 
 class Background:
@@ -288,7 +302,9 @@ def environment(bin_directory):
         for key, value in os.environ.items()
         if not key.startswith(("PYTEST_", "COV_", "PYTHON"))
     }
-    env["PATH"] = f"{bin_directory}{os.pathsep}{env.get('PATH', '')}"
+    # `python` first, then the commands its packages install (uvicorn, pytest...).
+    scripts = Path(sys.executable).parent
+    env["PATH"] = os.pathsep.join([bin_directory, str(scripts), env.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"  # print as a terminal shows it, line by line
     env["COLUMNS"] = "88"  # the width of the transcripts' terminal
     env["LINES"] = "40"
@@ -468,14 +484,19 @@ class Scenario:
         want, dollar, rest = text.partition("\n$ ")
         if text.startswith("$ "):
             want, dollar, rest = "", "$ ", text[2:]
-        if not same(self.mapped(want), running.output()[before:]):
+        output = running.output()
+        if before and not output[:before].endswith("\n"):
+            # A line was still being printed when the signal went: it belongs to
+            # what the page showed before, not to what came after.
+            before = output.find("\n", before) + 1 or len(output)
+        if not same(self.mapped(want), output[before:]):
             raise TranscriptError(
                 f"{name!r} printed something else after {number.name}"
             )
         rest = "$ " + rest if dollar else ""
         if rest.startswith("$ echo $?\n"):  # the exit status of what was stopped
             status, _, rest = rest[len("$ echo $?\n") :].partition("\n")
-            if status.strip() != str(running.process.returncode):
+            if status.strip() != str(shell_status(running.process.returncode)):
                 raise TranscriptError(
                     f"{name!r} exited with {running.process.returncode}, not {status}"
                 )
