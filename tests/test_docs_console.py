@@ -235,3 +235,39 @@ def test_a_command_may_go_on_over_several_lines():
 
 def test_a_stopped_process_exits_as_bash_reports_it():
     assert [shell_status(code) for code in (0, 1, -2, -15)] == [0, 1, 130, 143]
+
+
+STUBBORN = """\
+import signal, time
+
+def first_press(signum, frame):
+    print("waiting for the clients; press Ctrl-C again to stop now", flush=True)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+signal.signal(signal.SIGINT, first_press)
+print("listening on 127.0.0.1:40000", flush=True)
+try:
+    while True:
+        time.sleep(0.05)
+except KeyboardInterrupt:
+    print("stopped by the second Ctrl-C")
+"""
+
+TWICE = """\
+% console: background stubborn
+% console: interrupt stubborn
+```console
+$ python stubborn.py
+listening on 127.0.0.1:40000
+^Cwaiting for the clients; press Ctrl-C again to stop now
+^Cstopped by the second Ctrl-C
+```
+"""
+
+
+def test_harness_presses_ctrl_c_again_where_the_page_does(tmp_path):
+    (tmp_path / "stubborn.py").write_text(STUBBORN)
+    assert replay(write_page(tmp_path, TWICE), tmp_path) == (1, 0, 0)
+    wrong = TWICE.replace("by the second", "at once by the first")
+    with pytest.raises(TranscriptError):
+        replay(write_page(tmp_path, wrong), tmp_path)

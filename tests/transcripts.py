@@ -470,26 +470,39 @@ class Scenario:
             raise TranscriptError(f"the screen of {name!r} shows something else")
 
     def stop_background(self, name, keyword, text):
-        """Signal NAME; compare what it prints after; return the block's rest."""
+        """Signal NAME; compare what it prints after; return the block's rest.
+
+        An interrupt block may show Ctrl-C pressed again (a later line starting
+        with `^C`): once what the first press printed is there, the second goes.
+        """
         running = self.running(name)
-        before = len(running.output())
         number = signal.SIGINT if keyword == "interrupt" else signal.SIGTERM
-        os.killpg(running.process.pid, number)
-        if not running.finish(self.wait_timeout):
-            raise TranscriptError(f"{name!r} did not end after {number.name}")
-        del self.background[name]
-        running.process.stdout.close()
         if text.startswith("^C"):
             text = text[2:]
         want, dollar, rest = text.partition("\n$ ")
         if text.startswith("$ "):
             want, dollar, rest = "", "$ ", text[2:]
-        output = running.output()
-        if before and not output[:before].endswith("\n"):
-            # A line was still being printed when the signal went: it belongs to
-            # what the page showed before, not to what came after.
-            before = output.find("\n", before) + 1 or len(output)
-        if not same(self.mapped(want), output[before:]):
+        *first_presses, last_press = (
+            want.split("\n^C") if keyword == "interrupt" else [want]
+        )
+        for shown in first_presses:
+            before = len(running.output())
+            os.killpg(running.process.pid, number)
+
+            def printed_it(shown=shown, before=before):
+                since = printed_since(running.output(), before)
+                return same_quietly(self.mapped(shown), since)
+
+            if not wait_until(printed_it, self.wait_timeout):
+                same(self.mapped(shown), printed_since(running.output(), before))
+                raise TranscriptError(f"{name!r} printed something else after ^C")
+        before = len(running.output())
+        os.killpg(running.process.pid, number)
+        if not running.finish(self.wait_timeout):
+            raise TranscriptError(f"{name!r} did not end after {number.name}")
+        del self.background[name]
+        running.process.stdout.close()
+        if not same(self.mapped(last_press), printed_since(running.output(), before)):
             raise TranscriptError(
                 f"{name!r} printed something else after {number.name}"
             )
@@ -532,6 +545,16 @@ def complete_lines(output):
 def appeared(want, output):
     """Have all the lines a page shows appeared, in order, in a process's output?"""
     return not want.strip() or same_quietly(want.rstrip() + "...", output)
+
+
+def printed_since(output, before):
+    """What a process printed after the first `before` characters of its output.
+
+    A line still being printed when the signal went belongs to what came before.
+    """
+    if before and not output[:before].endswith("\n"):
+        before = output.find("\n", before) + 1 or len(output)
+    return output[before:]
 
 
 def same_quietly(want, got):
