@@ -2,28 +2,20 @@
 
 Most of these messages are logged or printed when an object is destroyed or when
 the program ends, so each example runs as a real program and its stderr is read.
+What the chapter's console blocks show, word for word, is checked on every Python by
+tests/test_docs_console.py; the tests here check the behaviour behind it.
 """
 
-import asyncio
-import doctest
 import inspect
 import os
 import re
 import sys
-from pathlib import Path
 
 import pytest
 from conftest import ROOT, line_number_of, run_example
 
 CHAPTER = ROOT / "docs" / "05-mistakes.md"
-STDLIB = str(Path(asyncio.__file__).parent.parent)  # where asyncio/ lives
 NO_DEV = ()  # python_flags for a run without development mode
-
-
-def as_printed(text):
-    """Text with this machine's paths replaced by the chapter's shortened ones."""
-    text = text.replace(str(ROOT), "/home/you/asyncio-by-building")
-    return text.replace(STDLIB, "/usr/lib/python3.11")
 
 
 def chapter():
@@ -81,10 +73,9 @@ def test_forgotten_task_is_destroyed_while_pending():
         "forgotten: stopped",  # its finally ran inside gc.collect()
         "main: done",
     ]
-    lines = as_printed(result.stderr).splitlines()
+    lines = result.stderr.splitlines()
     assert lines[0] == "Task was destroyed but it is pending!"
     assert lines[1].startswith("task: <Task pending name='Task-2' coro=<listen() done")
-    assert lines[1] in chapter()
 
 
 def test_forgotten_task_in_debug_mode_shows_the_create_task_call():
@@ -105,8 +96,6 @@ def test_forgotten_task_with_a_reference_survives():
         "main: done",
         "kept: stopped",
     ]
-    console = "$ python examples/mistakes/forgotten_task.py --fixed\n" + result.stdout
-    assert console in chapter()
 
 
 # Task exception was never retrieved
@@ -116,12 +105,8 @@ def test_never_retrieved_is_logged_and_the_program_exits_0():
     result = run_example("examples/mistakes/never_retrieved.py", python_flags=NO_DEV)
     assert result.returncode == 0  # nobody noticed
     assert result.stdout == "main: all done, or so it thinks\n"
-    stderr = as_printed(result.stderr)
-    assert stderr.startswith("Task exception was never retrieved\n")
-    assert "ConnectionError: mail server refused the connection" in stderr
-    # The chapter shows the whole log entry, then what main printed.
-    console = "$ python examples/mistakes/never_retrieved.py\n" + stderr + result.stdout
-    assert console in chapter()
+    assert result.stderr.startswith("Task exception was never retrieved\n")
+    assert "ConnectionError: mail server refused the connection" in result.stderr
 
 
 def test_never_retrieved_in_debug_mode_shows_where_the_task_was_made():
@@ -225,31 +210,9 @@ def test_wait_closed_delivers_every_byte():
         "client: wrote 20 MiB, closed, and returned",
         "server: received 20.0 MiB, the upload ended properly",
     ]
-    console = "$ python examples/mistakes/no_wait_closed.py --fixed\n" + result.stdout
-    assert console in chapter()
 
 
 # Event loop is closed, at exit
-
-ON_LINUX_3_11 = sys.platform == "linux" and sys.version_info[:2] == (3, 11)
-CHECKER = doctest.OutputChecker()
-
-
-def chapter_console(command):
-    """What the chapter shows under `$ command` in a console block."""
-    text = chapter()
-    start = text.index(f"$ {command}\n") + len(command) + 3
-    return text[start : text.index("```", start)]
-
-
-def looks_like(shown, printed):
-    """`printed` matches the chapter's `shown`, where `...` matches anything and
-    numbers that change from run to run (ports, fds, pids, addresses) may differ."""
-
-    def shape(text):
-        return re.sub(r"0x[0-9a-f]+|\d+", "N", text)
-
-    return CHECKER.check_output(shape(shown), shape(printed), doctest.ELLIPSIS)
 
 
 def test_proactor_transports_no_longer_close_through_their_loop():
@@ -269,9 +232,6 @@ def test_unclosed_client_says_nothing_without_dev_mode():
     assert result.returncode == 0
     assert result.stderr == ""
     assert result.stdout == "Ada: 12\nGrace: 10\nasyncio.run() returned\n"
-    assert chapter_console("python examples/mistakes/unclosed_client.py") == (
-        result.stdout
-    )
 
 
 def test_unclosed_client_in_dev_mode_warns_at_exit():
@@ -280,9 +240,6 @@ def test_unclosed_client_in_dev_mode_warns_at_exit():
     assert "Event loop is closed" not in result.stderr  # not for sockets, since 3.11
     assert "ResourceWarning: unclosed <socket.socket fd=" in result.stderr
     assert "ResourceWarning: unclosed transport <_" in result.stderr
-    if ON_LINUX_3_11:
-        shown = chapter_console("python -X dev examples/mistakes/unclosed_client.py")
-        assert looks_like(shown, result.stdout + as_printed(result.stderr))
 
 
 def test_asyncio_debug_mode_alone_does_not_show_the_unclosed_client():
@@ -300,34 +257,20 @@ def test_unclosed_client_with_tracemalloc_says_where_the_socket_was_opened():
         "examples/mistakes/unclosed_client.py",
         python_flags=("-X", "dev", "-X", "tracemalloc=20"),
     )
-    stderr = as_printed(result.stderr)
     opened = line_number_of(
         "examples/mistakes/unclosed_client.py", "await asyncio.open_connection("
     )
     assert (
         f'unclosed_client.py", lineno {opened}\n'
         "    self.reader, self.writer = await asyncio.open_connection(\n"
-    ) in stderr
-    if ON_LINUX_3_11:  # tests/test_docs_console.py replays it on every Python
-        command = "python -X dev -X tracemalloc=20 examples/mistakes/unclosed_client.py"
-        assert looks_like(chapter_console(command), result.stdout + stderr)
+    ) in result.stderr
 
 
 def test_unclosed_client_closed_with_async_with_is_clean():
     result = run_example("examples/mistakes/unclosed_client.py", "--fixed")
     assert result.returncode == 0
     assert result.stderr == ""  # -X dev finds nothing left open
-    command = "python -X dev examples/mistakes/unclosed_client.py --fixed"
-    assert chapter_console(command) == result.stdout
-
-
-def as_on_a_terminal(result):
-    """The run's output in the order a terminal shows it: on Python 3.11 the child
-    watcher logs its line while the program sleeps, between the two lines of main."""
-    printed, logged = result.stdout.splitlines(True), result.stderr.splitlines(True)
-    if logged and logged[0].startswith("Loop <"):
-        return printed[0] + logged[0] + "".join(printed[1:] + logged[1:])
-    return result.stdout + result.stderr
+    assert result.stdout == "Ada: 12\nGrace: 10\nasyncio.run() returned\n"
 
 
 def test_forgotten_process_prints_event_loop_is_closed_at_exit():
@@ -341,10 +284,10 @@ def test_forgotten_process_prints_event_loop_is_closed_at_exit():
         result.stderr
     )
     assert result.stderr.splitlines()[-1] == "RuntimeError: Event loop is closed"
-    if ON_LINUX_3_11:
-        assert "that handles pid" in result.stderr.splitlines()[0]
-        shown = chapter_console("python examples/mistakes/forgotten_process.py")
-        assert looks_like(shown, as_printed(as_on_a_terminal(result)))
+    # Python 3.11's child watcher, a thread, also finds the loop closed (Linux).
+    watcher_line = "that handles pid" in result.stderr.splitlines()[0]
+    if sys.platform == "linux":
+        assert watcher_line == (sys.version_info < (3, 12))
 
 
 def test_forgotten_process_in_dev_mode_names_the_unclosed_transport():
@@ -355,17 +298,16 @@ def test_forgotten_process_in_dev_mode_names_the_unclosed_transport():
         assert warning in result.stderr
         assert result.stderr.index(warning) < result.stderr.index("Exception ignored")
     assert "RuntimeError: Event loop is closed" in result.stderr
-    if ON_LINUX_3_11:
-        shown = chapter_console("python -X dev examples/mistakes/forgotten_process.py")
-        assert looks_like(shown, as_printed(as_on_a_terminal(result)))
 
 
 def test_forgotten_process_waited_for_is_clean():
     result = run_example("examples/mistakes/forgotten_process.py", "--fixed")
     assert result.returncode == 0
     assert result.stderr == ""
-    command = "python examples/mistakes/forgotten_process.py --fixed"
-    assert chapter_console(command) == result.stdout
+    assert result.stdout.splitlines() == [
+        "found converter 2.1; asyncio.run() returned",
+        "the program is done",
+    ]
 
 
 # get_event_loop()
@@ -376,9 +318,13 @@ def test_get_event_loop_makes_a_loop_then_refuses():
     result = run_example("examples/mistakes/get_event_loop.py")
     assert result.returncode == 0, result.stderr
     assert "ResourceWarning: unclosed event loop" in result.stderr  # -X dev
-    if sys.platform != "win32":
-        console = "$ python examples/mistakes/get_event_loop.py\n" + result.stdout
-        assert console in chapter()
+    top_level, in_coroutine, after_run = result.stdout.splitlines()
+    assert top_level.startswith("at the top level: ")  # the class depends on the OS
+    assert top_level.endswith("EventLoop, running: False")
+    assert in_coroutine == "inside a coroutine: the running loop? True"
+    assert after_run == (
+        "after asyncio.run(): There is no current event loop in thread 'MainThread'."
+    )
     # -X dev shows DeprecationWarnings: 3.11 (from 3.11.2 on) has none to show.
     deprecation = "DeprecationWarning: There is no current event loop"
     if sys.version_info >= (3, 12):
