@@ -408,9 +408,11 @@ class Scenario:
             command = re.sub(r"^python3\.\d+\b", "python", command)
         return self.mapped(command)
 
-    def run_command(self, command, want, block):
-        process = subprocess.Popen(
-            ["bash", "-c", self.command_line(command, block)],
+    def spawn(self, command_line):
+        """Run a command line in bash, in a process group of its own (so that a
+        signal reaches whatever it starts), its output merged into one pipe."""
+        return subprocess.Popen(
+            ["bash", "-c", command_line],
             cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -418,6 +420,9 @@ class Scenario:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def run_command(self, command, want, block):
+        process = self.spawn(self.command_line(command, block))
         try:
             out, _ = process.communicate(timeout=COMMAND_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -439,15 +444,7 @@ class Scenario:
         want, interrupt, after = rest.partition("\n^C")
         if rest.startswith("^C"):
             want, interrupt, after = "", "^C", rest[2:]
-        process = subprocess.Popen(
-            ["bash", "-c", "exec " + self.command_line(shown, block)],
-            cwd=self.cwd,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = self.spawn("exec " + self.command_line(shown, block))
         running = self.background[name] = Background(name, shown, process)
         expected = self.mapped(want)
         printed = lambda: complete_lines(running.output())  # noqa: E731
