@@ -27,10 +27,6 @@ PAGES = [
 # Pages whose transcripts nobody has marked for replaying yet: remove a page from
 # this list once its blocks replay (or say, with `% console: skip`, why they cannot).
 NOT_YET_ANNOTATED = {
-    "16-chat-shutdown",
-    "17-chat-production",
-    "18-chat-tls-and-limits",
-    "19-chat-client",
 }
 
 
