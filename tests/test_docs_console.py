@@ -26,8 +26,7 @@ PAGES = [
 
 # Pages whose transcripts nobody has marked for replaying yet: remove a page from
 # this list once its blocks replay (or say, with `% console: skip`, why they cannot).
-NOT_YET_ANNOTATED = {
-}
+NOT_YET_ANNOTATED = set()
 
 
 def replay(page, cwd=ROOT, **options):
