@@ -14,11 +14,6 @@ CHAPTER = ROOT / "docs" / "04-cookbook.md"
 STRICT = ("-X", "dev", "-W", "error")  # debug mode, and every warning is an error
 
 
-def shown_in_chapter(command, output):
-    """The chapter shows this console session."""
-    return f"$ python {command}\n{output}" in CHAPTER.read_text()
-
-
 # Worker pool
 
 
@@ -52,10 +47,10 @@ def test_worker_pool_keeps_its_limits_and_leaves_no_task(workers, jobs, queue_si
     assert numbers["tasks still running"] == 0  # no task outlives the pool
 
 
-def test_worker_pool_output_is_the_one_shown():
+def test_worker_pool_reports_the_unlucky_job():
+    # The chapter's transcript of this run is replayed by test_docs_console.py.
     output, _, _ = pool_report()
     assert "job 13: ValueError('unlucky job')" in output
-    assert shown_in_chapter("examples/cookbook/worker_pool.py", output)
 
 
 def test_the_python_313_recipe_compiles():
@@ -176,10 +171,6 @@ def test_without_handlers_sigterm_kills_without_cleanup():
 # Retry and reconnect
 
 
-def without_delays(text):
-    return re.sub(r"retrying in \d\.\d\d s", "retrying in N s", text)
-
-
 def test_retry_recovers_and_reconnects_without_losing_events():
     run = run_example("examples/cookbook/retry.py", python_flags=STRICT)
     check_clean(run)
@@ -195,9 +186,6 @@ def test_retry_recovers_and_reconnects_without_losing_events():
     assert events == [str(number) for number in range(1, 10)]
     assert part2.count("connection lost") == 3
     assert "attempt 1 failed: ConnectionError('server hung up before sending" in part2
-    assert without_delays("$ python examples/cookbook/retry.py\n" + run.stdout) in (
-        without_delays(CHAPTER.read_text())
-    )
 
 
 def test_retry_gives_up_when_the_server_stays_down():
@@ -207,5 +195,3 @@ def test_retry_gives_up_when_the_server_stays_down():
     assert run.stdout.endswith(
         "gave up: ConnectionError('server hung up without answering')\n"
     )
-    session = "$ python examples/cookbook/retry.py --down\n" + run.stdout
-    assert without_delays(session) in without_delays(CHAPTER.read_text())
