@@ -265,3 +265,10 @@ def test_harness_presses_ctrl_c_again_where_the_page_does(tmp_path):
     wrong = TWICE.replace("by the second", "at once by the first")
     with pytest.raises(TranscriptError):
         replay(write_page(tmp_path, wrong), tmp_path)
+
+
+def test_echo_status_shows_the_status_of_the_command_before(tmp_path):
+    page = "```console\n$ python -c 'raise SystemExit(3)'\n$ echo $?\n3\n```\n"
+    assert replay(write_page(tmp_path, page), tmp_path) == (1, 0, 0)
+    with pytest.raises(TranscriptError, match="status was 3"):
+        replay(write_page(tmp_path, page.replace("\n3\n", "\n0\n")), tmp_path)
