@@ -58,6 +58,14 @@ WAIT_TIMEOUT = 15  # seconds to wait for a background process to print its lines
 TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 # Where a server says it listens: the book's programs, and uvicorn's command line.
 LISTENING = re.compile(r"(?:listening|running) on (?:\w+://)?[\w.:\[\]-]+?:(\d+)\b")
+# Terminal sessions and Python prompt sessions alike are transcripts to replay.
+TRANSCRIPT_FENCES = {
+    f"{prefix}{language}"
+    for prefix in ("", "{code-block} ")
+    for language in ("console", "pycon")
+}
+# Commands that change the shell itself, not the files: a terminal remembers them.
+SHELL_STATE = ("ulimit ", "cd ", "export ", "umask ")
 REPL_COMMAND = re.compile(r"^\$ python3? -m asyncio\s*$")
 
 
@@ -107,7 +115,7 @@ def console_blocks(text, first_line=1):
             continue
         info = token.info.strip()
         start = token.map[0]
-        if info in ("console", "{code-block} console"):
+        if info in TRANSCRIPT_FENCES:
             _, body, skipped = split_options(token.content)
             comments = []
             above = start - 1
@@ -201,6 +209,18 @@ class Background:
 
     def output(self):
         return b"".join(self.chunks).decode(errors="replace")
+
+    def settle(self, quiet=0.3, timeout=5):
+        """Wait until it has printed nothing for `quiet` seconds, as a person
+        waits for a terminal to calm down before pressing Ctrl-C: a line about
+        something that already happened belongs before the signal, not after."""
+        deadline = time.monotonic() + timeout
+        seen = len(self.chunks)
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            if len(self.chunks) == seen:
+                return
+            seen = len(self.chunks)
 
     def finish(self, timeout):
         """Wait for the process and its last words; True if it ended in time."""
@@ -336,6 +356,7 @@ class Scenario:
         self.background = {}
         self.repl = None
         self.status = 0  # of the last command, for a later `$ echo $?`
+        self.shell_state = []
         self.verified = self.marked = self.elsewhere = 0
         self._bin = tempfile.TemporaryDirectory()
         python_wrappers(self._bin.name)
@@ -397,6 +418,7 @@ class Scenario:
 
     def replay_block(self, block):
         text = block.text
+        self.shell_state = []  # a block's `ulimit`, `cd`, `export`: its terminal's
         name = block.marker("background")
         if name:
             text = self.start_background(name, text, block)
@@ -432,9 +454,15 @@ class Scenario:
 
     def spawn(self, command_line):
         """Run a command line in bash, in a process group of its own (so that a
-        signal reaches whatever it starts), its output merged into one pipe."""
+        signal reaches whatever it starts), its output merged into one pipe.
+
+        Each command has a shell of its own, so the block's earlier `ulimit`,
+        `cd` and `export` commands are run again before it, as its terminal would
+        remember them.
+        """
+        script = "\n".join([*self.shell_state, command_line])
         return subprocess.Popen(
-            ["bash", "-c", command_line],
+            ["bash", "-c", script],
             cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -449,6 +477,8 @@ class Scenario:
                 raise TranscriptError(f"the last command's status was {self.status}")
             return
         process = self.spawn(self.command_line(command, block))
+        if command.startswith(SHELL_STATE):
+            self.shell_state.append(command)
         try:
             out, _ = process.communicate(timeout=COMMAND_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -466,6 +496,10 @@ class Scenario:
             raise TranscriptError("a background block starts with `$ command`")
         if name in self.background:
             raise TranscriptError(f"{name!r} is already running")
+        while len(lines) > 1 and lines[0][2:].startswith(SHELL_STATE):
+            if not lines[1].startswith("$ "):
+                raise TranscriptError(f"`{lines[0][2:].strip()}` printed something")
+            self.shell_state.append(lines.pop(0)[2:].strip())
         shown = lines[0][2:].strip()
         rest = "".join(lines[1:])
         want, interrupt, after = rest.partition("\n^C")
@@ -509,6 +543,7 @@ class Scenario:
         *first_presses, last_press = (
             want.split("\n^C") if keyword == "interrupt" else [want]
         )
+        running.settle()
         for shown in first_presses:
             before = len(running.output())
             os.killpg(running.process.pid, number)
