@@ -24,9 +24,9 @@ PAGES = [
     if any(console_blocks(page.read_text()))
 ]
 
-# Pages whose transcripts nobody has marked for replaying yet: remove a page from
-# this list once its blocks replay (or say, with `% console: skip`, why they cannot).
-NOT_YET_ANNOTATED = set()
+# At most this share of the book's transcripts may be left unreplayed, each with
+# its reason (a person typing into a client, a run too heavy for a test...).
+MOST_UNREPLAYED = 0.10
 
 
 def replay(page, cwd=ROOT, **options):
@@ -41,11 +41,17 @@ def replay(page, cwd=ROOT, **options):
 
 @pytest.mark.parametrize("page", PAGES, ids=[page.stem for page in PAGES])
 def test_console_blocks(page, record_property):
-    if page.stem in NOT_YET_ANNOTATED:
-        pytest.skip("its console blocks are not marked for replaying yet")
     record_property("console transcripts", (0, 0, 0))
     counts = replay(page)
     record_property("console transcripts", counts)
+
+
+def test_nearly_every_transcript_is_replayed():
+    blocks = [block for page in PAGES for block in console_blocks(page.read_text())]
+    unreplayed = [block for block in blocks if block.marker("skip")]
+    assert len(unreplayed) <= MOST_UNREPLAYED * len(blocks), (
+        f"{len(unreplayed)} of {len(blocks)} console blocks are marked `skip`"
+    )
 
 
 # The harness itself, on small pages and a tiny server of its own.
@@ -272,3 +278,14 @@ def test_echo_status_shows_the_status_of_the_command_before(tmp_path):
     assert replay(write_page(tmp_path, page), tmp_path) == (1, 0, 0)
     with pytest.raises(TranscriptError, match="status was 3"):
         replay(write_page(tmp_path, page.replace("\n3\n", "\n0\n")), tmp_path)
+
+
+def test_a_blocks_ulimit_holds_for_its_later_commands(tmp_path):
+    page = """\
+```console
+$ ulimit -Sn 64
+$ python -c "import resource; print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+64
+```
+"""
+    assert replay(write_page(tmp_path, page), tmp_path) == (1, 0, 0)
