@@ -97,6 +97,16 @@ class Server:
                     raise RuntimeError(f"{self.program} ended:\n{self.output()}")
                 await asyncio.sleep(0.02)
 
+    async def output_until(self, text, count=1, timeout=10):
+        """What the server printed since the last output(), once `count` of those
+        new lines contain `text`: wait for the line that tells what happened."""
+        async with asyncio.timeout(timeout):
+            while sum(text in line for line in self.lines[self.shown :]) < count:
+                if self._reader.done():
+                    break  # it ended: show what it said
+                await asyncio.sleep(0.02)
+        return self.output()
+
     def output(self):
         """What the server printed since the last call, as one string."""
         new = self.lines[self.shown :]
