@@ -1,8 +1,9 @@
 """The book's sessions: the same ones run on a laptop and in CI.
 
-`python3 run_nox.py` runs the default sessions (pythons, lint, tests on every
-supported Python found, docs, pdf); `python3 run_nox.py -s NAME` runs one, and
-`-s tests-3.13` the tests on one Python. Everything is built under `_build/`.
+`python3 run_nox.py` runs the default sessions (pythons, lint, and the tests on
+every supported Python found, which build the site and PDFs on the first);
+`python3 run_nox.py -s NAME` runs one, and `-s tests-3.13` the tests on one
+Python. Everything is built under `_build/`.
 """
 
 import os
@@ -16,7 +17,9 @@ import nox
 nox.needs_version = ">=2025.5.1"
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["pythons", "lint", "tests", "docs", "pdf"]
+# The tests build the site and the PDFs (warnings are errors) before checking them,
+# so the docs and pdf sessions would only build them again.
+nox.options.sessions = ["pythons", "lint", "tests"]
 # A Python that is not installed is reported by the `pythons` session, which
 # knows which ones CI must have; nox must neither fail on it nor download one.
 nox.options.error_on_missing_interpreters = False

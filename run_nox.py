@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run the book's nox sessions from a private virtual environment.
 
-    python3 run_nox.py             # every check: lint, tests, docs, pdf
+    python3 run_nox.py             # every check: lint, the tests, the site's build
     python3 run_nox.py -s serve    # build the site, serve it on http://127.0.0.1:8000
 
 Needs nothing but Python 3.11 or newer. On first use it creates `.venv-nox/` with
