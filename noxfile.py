@@ -48,6 +48,9 @@ SYSTEM_PACKAGES = {
     "pdftotext": ["poppler-utils"],
     "chromium": ["chromium"],
     "tmux": ["tmux"],  # a real terminal for testing the chat client
+    # Commands the chapters' transcripts run, replayed by the tests.
+    "curl": ["curl"],
+    "openssl": ["openssl"],
 }
 
 
@@ -193,7 +196,7 @@ def tests(session):
     builds them, so only the first Python builds and checks them.
     """
     install(session, "tests")
-    require_system(session, "chromium", "pdftotext", "tmux")
+    require_system(session, "chromium", "pdftotext", "tmux", "curl", "openssl")
     if session.python == PYTHONS[0]:
         build_site(session)
         session.run("pytest", "-n", "auto", *session.posargs)
