@@ -84,9 +84,12 @@ def for_this_python(block):
     as YAML, where a bare `>` would start a folded block.
     """
     condition = block.options.get("python")
-    if condition is None:
-        return True
-    return SpecifierSet(condition.strip("\"'")).contains(THIS_PYTHON)
+    return condition is None or python_matches(condition.strip("\"'"))
+
+
+def python_matches(condition):
+    """Is the running Python one of `condition`, a specifier set like `>=3.12`?"""
+    return SpecifierSet(condition).contains(THIS_PYTHON, prereleases=True)
 
 
 def examples(page):

@@ -40,7 +40,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from mdit_py_plugins.colon_fence import colon_fence_plugin
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from test_docs_code import ROOT, matches, split_options
+from test_docs_code import ROOT, matches, python_matches, split_options
 
 READER_ROOT = "/home/you/asyncio-by-building"
 READER_STDLIB = f"/usr/lib/python3.{sys.version_info.minor}"
@@ -132,9 +132,8 @@ def console_blocks(text, first_line=1):
 
 def runs_here(block):
     """False for a block marked for other Pythons than this one."""
-    spec = block.marker("python")
-    version = ".".join(map(str, sys.version_info[:3]))
-    return spec is None or SpecifierSet(spec).contains(version, prereleases=True)
+    condition = block.marker("python")
+    return condition is None or python_matches(condition)
 
 
 # Normalisation: what legitimately differs between the reader's machine and this one.
