@@ -6,6 +6,7 @@ from pathlib import Path
 import jupytext
 import pytest
 from nbclient import NotebookClient
+from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.md"))
@@ -17,12 +18,16 @@ def raises_on_purpose(cell):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path):
+def test_notebook_runs_top_to_bottom(path, tmp_path):
     notebook = jupytext.read(path)
+    # The kernel talks over Unix sockets: a TCP port it picked could be taken, before
+    # it binds it, by one of the servers the other tests start on free ports.
+    unix_sockets = {"transport": "ipc", "ip": str(tmp_path / "kernel")}
     client = NotebookClient(
         notebook,
-        timeout=CELL_TIMEOUT,
+        config=Config(KernelManager=unix_sockets),
         kernel_name="python3",
+        timeout=CELL_TIMEOUT,
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()  # raises CellExecutionError on an error in an untagged cell
