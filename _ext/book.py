@@ -1,8 +1,8 @@
 """The book's own Sphinx additions.
 
 - `{output}` and `{raises}` blocks: what a code block prints, or the exception it
-  raises; `:python: >=3.12` says which Pythons do that. The tests
-  (tests/test_docs_code.py) check each against a real run on those Pythons.
+  raises; `:python: ">=3.12"` (quoted, as YAML needs) says which Pythons do that.
+  The tests (tests/test_docs_code.py) check each against a real run on those Pythons.
 - Code and outputs without the build machine's paths (`:diff:` headers, tracebacks).
 - In a PDF handout, a link to another chapter shows that chapter's title.
 - Download links on each chapter: its companion notebook and its PDF handout.
