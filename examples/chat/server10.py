@@ -202,6 +202,9 @@ async def receive_requests(client):
     try:
         while (payload := await read_frame(client.reader)) is not None:
             handle_frame(client, payload)
+            # A read may hold many frames, and reading a buffered one does not
+            # pause: without this, the senders only run after the whole batch.
+            await asyncio.sleep(0)
     except FrameTooLarge as error:
         client.last_word = error_message(error.reason)
     except ConnectionError:

@@ -210,6 +210,9 @@ async def receive_requests(client, idle_timeout):
     try:
         while (payload := await next_frame(client, idle_timeout)) is not None:
             handle_frame(client, payload)
+            # A read may hold many frames, and reading a buffered one does not
+            # pause: without this, the senders only run after the whole batch.
+            await asyncio.sleep(0)
     finally:
         # No more requests, so no more replies: the sender can stop, and
         # close_connection() will flush whatever is still in the outbox.

@@ -123,6 +123,9 @@ class ChatServer:
         try:
             while (payload := await self.next_frame(client)) is not None:
                 self.handle_frame(client, payload)
+                # A read may hold many frames, and reading a buffered one does not
+                # pause: without this, the senders only run after the whole batch.
+                await asyncio.sleep(0)
         finally:
             # No more requests, so no more replies: the sender can stop, and
             # close_connection() will flush whatever is still in the outbox.
