@@ -4,13 +4,19 @@
   raises; `:python: ">=3.12"` (quoted, as YAML needs) says which Pythons do that.
   The tests (tests/test_docs_code.py) check each against a real run on those Pythons.
 - Code and outputs without the build machine's paths (`:diff:` headers, tracebacks).
+- A `:diff:` between two example programs shows how their code changed, not their
+  module docstrings (each step's docstring says what is new in it, so every diff
+  would otherwise open with that churn).
 - In a PDF handout, a link to another chapter shows that chapter's title.
 - Download links on each chapter: its companion notebook and its PDF handout.
 - Timeline figures drawn at build time from a real recorded run of an example
   (`book_timelines` in conf.py).
 """
 
+import ast
+import difflib
 import json
+import re
 import subprocess
 import sys
 import sysconfig
@@ -21,7 +27,8 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from packaging.specifiers import SpecifierSet
 from sphinx import addnodes
-from sphinx.directives.code import CodeBlock
+from sphinx.directives import code
+from sphinx.directives.code import CodeBlock, LiteralIncludeReader
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import docname_join
 
@@ -157,7 +164,55 @@ def draw_timeline(name, slices):
     pyplot.close(figure)
 
 
+def docstring_length(lines):
+    """How many lines the module docstring at the top of a Python file takes."""
+    try:
+        module = ast.parse("".join(lines))
+    except SyntaxError:
+        return 0
+    has_docstring = ast.get_docstring(module, clean=False) is not None
+    return module.body[0].end_lineno if has_docstring else 0
+
+
+def diff_without_docstrings(old_lines, new_lines, old_name, new_name):
+    """A unified diff of two Python files that leaves their module docstrings out.
+
+    The code after each docstring is compared; the hunk headers are then moved
+    down by the docstrings' lengths, so they give each file's own line numbers.
+    """
+    old_start, new_start = docstring_length(old_lines), docstring_length(new_lines)
+
+    def true_line_numbers(line):
+        header = re.fullmatch(r"@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@\n", line)
+        if not header:
+            return line
+        old, old_count, new, new_count = header.groups(default="")
+        old, new = int(old) + old_start, int(new) + new_start
+        return f"@@ -{old}{old_count} +{new}{new_count} @@\n"
+
+    diff = difflib.unified_diff(
+        old_lines[old_start:], new_lines[new_start:], old_name, new_name
+    )
+    return [true_line_numbers(line) for line in diff]
+
+
+class StepDiffReader(LiteralIncludeReader):
+    """literalinclude's reader, with `:diff:` of Python files through the above."""
+
+    def show_diff(self, location=None):
+        if not self.filename.endswith(".py"):
+            return super().show_diff(location)
+        old_name = self.options["diff"]
+        new_lines, old_lines = self.read_file(self.filename), self.read_file(old_name)
+        return diff_without_docstrings(
+            old_lines, new_lines, str(old_name), str(self.filename)
+        )
+
+
 def setup(app):
+    # literalinclude builds its reader from this module-level name: swapping it
+    # is the one way in short of copying the directive.
+    code.LiteralIncludeReader = StepDiffReader
     app.add_directive("output", OutputBlock)
     app.add_directive("raises", RaisesBlock)
     app.add_post_transform(ChapterTitlesInHandouts)
