@@ -127,15 +127,23 @@ class ServerProcess:
     """An example server run as a real process; `with` waits until it listens.
 
     It is started as `python -X dev -W error PATH --host 127.0.0.1 --port 0 ...`
-    and must print `listening on HOST:PORT` on standard output. On leaving the
-    `with` block the server is stopped (SIGTERM, then SIGKILL) if still running.
-    Its standard error goes to a file, so a chatty server never blocks on a pipe.
+    (`python_flags` replaces `-X dev -W error`, for a test of speed: development
+    mode makes asyncio much slower) and must print `listening on HOST:PORT` on
+    standard output. On leaving the `with` block the server is stopped (SIGTERM,
+    then SIGKILL) if still running. Its standard error goes to a file, so a
+    chatty server never blocks on a pipe.
     """
 
     cwd = ROOT
 
-    def __init__(self, path, *args, startup_timeout=20):
-        self.command = [sys.executable, "-X", "dev", "-W", "error", str(ROOT / path)]
+    def __init__(
+        self,
+        path,
+        *args,
+        startup_timeout=20,
+        python_flags=("-X", "dev", "-W", "error"),
+    ):
+        self.command = [sys.executable, *python_flags, str(ROOT / path)]
         self.command += ["--host", "127.0.0.1", "--port", "0", *args]
         self.startup_timeout = startup_timeout
         self.stdout_lines = []
