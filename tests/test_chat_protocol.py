@@ -58,6 +58,11 @@ BAD_FRAMES = [
     frame({"action": "connect", "username": ""}),
     frame({"action": "connect", "username": "x" * 65}),
     frame({"action": "connect", "username": "ada\n12:00 ERROR forged"}),
+    frame({"action": "connect", "username": "x" + " " * 60_000}),  # long, padded
+    frame({"action": "connect", "username": " ada"}),  # looks like "ada"
+    frame({"action": "connect", "username": "ada "}),
+    frame({"action": "connect", "username": "rene\u0301"}),  # not NFC: "rené"
+    frame({"action": "joinroom", "room": "lobby "}),
     frame({"action": "joinroom", "room": "\x1b[2J"}),
     frame({"action": "joinroom", "room": None}),
     frame({"action": "leaveroom"}),

@@ -292,7 +292,7 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_go_on():
     with chat_server("--queue-size", "8") as server:
         run(drop_the_sloth(server))
         errors = assert_quiet(server)
-    assert "dropping sloth" in errors
+    assert "dropping 'sloth'" in errors
 
 
 # --- many clients -------------------------------------------------------------

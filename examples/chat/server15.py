@@ -67,7 +67,7 @@ class Client:
 
     def __str__(self):
         host, port = self.address[:2]
-        return self.username or f"{host}:{port}"
+        return repr(self.username) if self.username else f"{host}:{port}"
 
     def hang_up(self):
         """Stop this client's tasks; serve_client() then closes the connection."""
@@ -153,7 +153,7 @@ def connect(client, username):
         raise ProtocolError(f"already connected as {client.username!r}")
     if username in USERS:
         raise ProtocolError(f"username {username!r} is taken")
-    log.info("%s is %s", client, username)
+    log.info("%s is %r", client, username)
     client.username = username
     USERS[username] = client
     return {"action": "connect", "username": username, "ok": True}

@@ -73,7 +73,7 @@ class Client:
 
     def __str__(self):
         host, port = self.address[:2]
-        return self.username or f"{host}:{port}"
+        return repr(self.username) if self.username else f"{host}:{port}"
 
     def hang_up(self):
         """Stop reading from and writing to this client; closing comes next."""
@@ -213,7 +213,7 @@ class ChatServer:
             raise ProtocolError(f"already connected as {client.username!r}")
         if username in self.users:
             raise ProtocolError(f"username {username!r} is taken")
-        log.info("%s is %s", client, username)
+        log.info("%s is %r", client, username)
         client.username = username
         self.users[username] = client
         return {"action": "connect", "username": username, "ok": True}

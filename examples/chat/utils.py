@@ -23,6 +23,7 @@ import asyncio
 import json
 import signal
 import struct
+import unicodedata
 
 try:
     import resource  # Unix only: limits such as the number of open files
@@ -232,13 +233,17 @@ def validate_request(message):
 
 
 def check_name(field, name):
-    r"""A username or a room name must be short, not blank, and printable.
+    r"""A username or a room name must be short, printable, and written one way.
 
-    Printable: no newline or other control character, which would let a name
-    forge extra lines in the server's log, or mangle a client's screen.
+    Short: at most 64 characters, spaces included, so that a name cannot make
+    every message it travels with long. Printable: no newline or other control
+    character, which would let a name forge extra lines in the server's log, or
+    mangle a client's screen. No space at either end, and in Unicode's composed
+    form (NFC): otherwise "ada" and "ada ", or "é" typed as one character and as
+    "e" plus an accent, would be two users whom nobody can tell apart.
 
     >>> check_name("room", "lobby")  # a good name: no error, nothing returned
-    >>> check_name("room", "   ")
+    >>> check_name("room", "x" * 65)
     Traceback (most recent call last):
       ...
     utils.ProtocolError: "room" must be 1 to 64 characters
@@ -246,11 +251,23 @@ def check_name(field, name):
     Traceback (most recent call last):
       ...
     utils.ProtocolError: "username" must be printable (no control characters)
+    >>> check_name("username", "ada ")
+    Traceback (most recent call last):
+      ...
+    utils.ProtocolError: "username" must not start or end with a space
+    >>> check_name("username", "rene\u0301")  # e, then a combining accent
+    Traceback (most recent call last):
+      ...
+    utils.ProtocolError: "username" must be in Unicode normal form NFC
     """
-    if not 0 < len(name.strip()) <= MAX_NAME_LENGTH:
+    if not 0 < len(name) <= MAX_NAME_LENGTH:
         raise ProtocolError(f'"{field}" must be 1 to {MAX_NAME_LENGTH} characters')
     if not name.isprintable():
         raise ProtocolError(f'"{field}" must be printable (no control characters)')
+    if name.startswith(" ") or name.endswith(" "):  # the only printable space
+        raise ProtocolError(f'"{field}" must not start or end with a space')
+    if not unicodedata.is_normalized("NFC", name):
+        raise ProtocolError(f'"{field}" must be in Unicode normal form NFC')
 
 
 def error_message(reason):
