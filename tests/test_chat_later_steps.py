@@ -19,6 +19,7 @@ from chatwire import (
     assert_quiet,
     connected,
     run,
+    without_budget,
 )
 from conftest import ServerProcess, run_example
 from test_chat_protocol import STEPS, steps_from
@@ -68,7 +69,7 @@ def test_step09_cuts_off_a_client_that_stops_reading_without_a_word():
 
 @pytest.mark.parametrize("path", steps_from(10))
 def test_a_client_that_stops_reading_is_dropped_with_a_reason(path):
-    with ServerProcess(path) as server:
+    with ServerProcess(path, *without_budget(path)) as server:
         last_words = run(flood_past_a_sloth(server))
         assert len(last_words) == 1, last_words
         assert last_words[0]["action"] == "error"
@@ -270,7 +271,7 @@ def test_options_are_checked_before_the_server_starts(path):
 
 @pytest.mark.parametrize("path", steps_from(17))
 def test_a_smaller_queue_drops_a_stuck_client_sooner(path):
-    with ServerProcess(path, "--queue-size", "5") as server:
+    with ServerProcess(path, "--queue-size", "5", *without_budget(path)) as server:
         run(flood_past_a_sloth(server))
         errors = assert_quiet(server)
     assert "too slow: 5 messages waiting" in errors

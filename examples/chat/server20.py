@@ -18,7 +18,7 @@ What it does, and the step that taught it:
 - a TaskGroup per connection, errors sorted out with except* (12, 13)
 - SIGINT or SIGTERM: stop accepting, say goodbye to everyone, flush, exit 0 (14)
 - logging (15), a ChatServer class (16), command-line options (17), TLS (18),
-  limits on connections, open files and rooms (19)
+  limits on connections, open files, rooms and each sender's rate (19)
 
 New here: statistics. The server counts what it does (connections, messages
 sent, requests refused, clients dropped); `--status-every SECONDS` logs those
@@ -29,6 +29,7 @@ TaskGroup, and the totals are logged when the server stops.
 import asyncio
 import logging
 import ssl
+import time
 from collections import Counter, defaultdict
 
 from utils import (
@@ -57,6 +58,8 @@ CLOSE_TIMEOUT = 3.0  # seconds to flush and close a connection before aborting i
 WRITE_BUFFER_HIGH = 64 * 1024  # bytes a transport holds before drain() waits
 MAX_ROOMS_PER_CLIENT = 100
 SPARE_FILES = 64  # open files kept for logs, TLS certificates, and the like
+MAX_RATE = 50  # frames a second a client may send, on average (--max-rate)...
+BURST = 200  # ...and at once (--burst): a pasted page of text goes through
 
 
 class Client:
@@ -97,14 +100,57 @@ class Client:
         return True
 
 
+class TokenBucket:
+    """A budget for one sender: `rate` frames a second, and `burst` at once.
+
+    The bucket holds up to `burst` tokens and refills at `rate` tokens a second.
+    Each frame spends one; a frame that finds the bucket empty spends one on
+    credit, and spend() says how long to wait until the debt is paid back.
+
+    >>> budget = TokenBucket(rate=10, burst=3, now=0.0)
+    >>> [budget.spend(now=0.0) for _ in range(3)]  # a burst: no waiting
+    [0.0, 0.0, 0.0]
+    >>> budget.spend(now=0.0)  # the bucket is empty: wait for the next token
+    0.1
+    >>> budget.spend(now=0.1)  # and from then on, one frame every 1/10 s
+    0.1
+    >>> [budget.spend(now=60.0) for _ in range(4)]  # a pause refills it, up to 3
+    [0.0, 0.0, 0.0, 0.1]
+    """
+
+    def __init__(self, rate, burst, now):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst  # a newcomer starts with a full bucket
+        self.updated = now
+
+    def spend(self, now):
+        """Spend a token on one frame: seconds to wait before reading the next."""
+        refilled = self.tokens + (now - self.updated) * self.rate
+        self.tokens = min(refilled, self.burst) - 1
+        self.updated = now
+        return max(0.0, -self.tokens / self.rate)
+
+
 class ChatServer:
     """The chat's state and rules, and the life of every connection."""
 
-    def __init__(self, *, max_message_bytes, idle_timeout, queue_size, max_clients):
+    def __init__(
+        self,
+        *,
+        max_message_bytes,
+        idle_timeout,
+        queue_size,
+        max_clients,
+        max_rate=MAX_RATE,
+        burst=BURST,
+    ):
         self.max_message_bytes = max_message_bytes
         self.idle_timeout = idle_timeout or None  # None: wait as long as it takes
         self.queue_size = queue_size
         self.max_clients = max_clients
+        self.max_rate = max_rate  # frames a second, for each client
+        self.burst = burst
         self.clients = set()  # every open connection
         self.users = {}  # username -> Client
         self.rooms = defaultdict(set)  # room name -> the Clients in it
@@ -147,12 +193,14 @@ class ChatServer:
 
     async def receive_requests(self, client):
         """Handle the client's frames until it leaves or has to be cut off."""
+        budget = TokenBucket(self.max_rate, self.burst, time.monotonic())
         try:
             while (payload := await self.next_frame(client)) is not None:
                 self.handle_frame(client, payload)
                 # A read may hold many frames, and reading a buffered one does not
                 # pause: without this, the senders only run after the whole batch.
-                await asyncio.sleep(0)
+                # A client over its budget waits longer, its bytes left unread.
+                await asyncio.sleep(budget.spend(time.monotonic()))
         finally:
             # No more requests, so no more replies: the sender can stop, and
             # close_connection() will flush whatever is still in the outbox.
@@ -385,6 +433,20 @@ def parse_command_line():
         help="connections served at once (default %(default)s)",
     )
     parser.add_argument(
+        "--max-rate",
+        metavar="FRAMES",
+        type=positive_int,
+        default=MAX_RATE,
+        help="frames a second a client may send, on average (default %(default)s)",
+    )
+    parser.add_argument(
+        "--burst",
+        metavar="FRAMES",
+        type=positive_int,
+        default=BURST,
+        help="frames a client may send at once (default %(default)s)",
+    )
+    parser.add_argument(
         "--status-every",
         type=seconds,
         default=0.0,
@@ -429,6 +491,8 @@ async def main():
         idle_timeout=args.idle_timeout,
         queue_size=args.queue_size,
         max_clients=affordable_clients(args.max_clients),
+        max_rate=args.max_rate,
+        burst=args.burst,
     )
     tls = None
     if args.certfile:
