@@ -49,12 +49,14 @@ from utils import (
 )
 
 QUEUE_SIZE = 100  # messages waiting for a client before it is dropped
+FRAMES_PER_TURN = QUEUE_SIZE // 3  # frames handled in a row, at most
 WRITE_BUFFER_HIGH = 64 * 1024  # bytes a transport holds before drain() waits
 SEND_TIMEOUT = 10.0  # seconds a client may take to accept what we send it
 CLOSE_TIMEOUT = 3.0  # seconds to flush and close a connection before aborting it
 GOODBYE = {"action": "goodbye", "reason": "server shutting down"}
 
 CLIENTS = set()  # every open connection, connected user or not
+SHUTTING_DOWN = asyncio.Event()  # set by SIGINT or SIGTERM
 USERS = {}  # username -> Client, for every connected user
 ROOMS = defaultdict(set)  # room name -> the Clients in it
 
@@ -217,11 +219,14 @@ def handle_frame(client, payload):
 async def receive_requests(client, idle_timeout):
     """The receiver task: handle the client's frames until it leaves."""
     try:
+        handled = 0
         while (payload := await next_frame(client, idle_timeout)) is not None:
             handle_frame(client, payload)
+            handled += 1
             # A read may hold many frames, and reading a buffered one does not
-            # pause: without this, the senders only run after the whole batch.
-            await asyncio.sleep(0)
+            # pause: let the senders run before the frames can fill an outbox.
+            if handled % FRAMES_PER_TURN == 0:
+                await asyncio.sleep(0)
     finally:
         # No more requests, so no more replies: the sender can stop, and
         # close_connection() will flush whatever is still in the outbox.
@@ -253,22 +258,29 @@ async def serve_client(reader, writer, idle_timeout):
     # the bounded outbox, that bounds the memory one client can hold.
     writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
     try:
-        async with asyncio.TaskGroup() as tasks:
-            client.sender = tasks.create_task(send_outbox(client))
-            client.receiver = tasks.create_task(receive_requests(client, idle_timeout))
+        if SHUTTING_DOWN.is_set():  # it came too late to be served: only a goodbye
+            client.last_word = GOODBYE
+        else:
+            async with asyncio.TaskGroup() as tasks:
+                client.sender = tasks.create_task(send_outbox(client))
+                client.receiver = tasks.create_task(
+                    receive_requests(client, idle_timeout)
+                )
     except* OSError as errors:  # a reset, a broken pipe: the client is gone
         print(f"{client}: connection lost: {errors.exceptions[0]!r}", file=sys.stderr)
     except* Exception as errors:  # a bug: show it, and keep serving the others
         print(f"{client}: unexpected error", file=sys.stderr)
         traceback.print_exception(errors)
     finally:
-        forget(client)
-        await close_connection(client)
-        CLIENTS.discard(client)
-        print(f"{client} left; {len(USERS)} users connected", file=sys.stderr)
+        try:
+            forget(client)
+            await close_connection(client)
+        finally:  # whatever happens, the shutdown must not wait for it again
+            CLIENTS.discard(client)
+            print(f"{client} left; {len(USERS)} users connected", file=sys.stderr)
 
 
-async def say_goodbye_to_everyone():
+async def say_goodbye_to_everyone(server):
     """Tell every client goodbye, and wait until every connection is closed."""
     while CLIENTS:  # a loop: a connection may arrive while we wait
         for client in CLIENTS:
@@ -276,6 +288,15 @@ async def say_goodbye_to_everyone():
                 client.last_word = GOODBYE
                 client.hang_up()  # it stops reading, flushes, says goodbye
         await asyncio.wait([client.task for client in CLIENTS])
+    # A connection accepted just before server.close() may reach serve_client()
+    # only now: it says goodbye on its own. On Python 3.12 and later,
+    # wait_closed() waits for it; it gets the usual CLOSE_TIMEOUT.
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await server.wait_closed()
+    except TimeoutError:
+        if hasattr(server, "abort_clients"):  # new in Python 3.13
+            server.abort_clients()
 
 
 async def main():
@@ -291,14 +312,13 @@ async def main():
     # start_server() calls serve_client(reader, writer): partial() adds the rest.
     serve = functools.partial(serve_client, idle_timeout=args.idle_timeout or None)
     server = await asyncio.start_server(serve, args.host, args.port)
-    stop = asyncio.Event()
-    on_shutdown_signal(stop.set)
+    on_shutdown_signal(SHUTTING_DOWN.set)
     async with server:
         announce(server)
-        await stop.wait()
+        await SHUTTING_DOWN.wait()
         print("shutting down", file=sys.stderr)
         server.close()  # stop accepting; the open connections are ours to close
-        await say_goodbye_to_everyone()
+        await say_goodbye_to_everyone(server)
     # Leaving `async with server` waits for the server to close. (On Python 3.12
     # and later that includes every connection: which is why we closed them.)
 

@@ -37,6 +37,7 @@ log = logging.getLogger("chat")
 
 GOODBYE = {"action": "goodbye", "reason": "server shutting down"}
 QUEUE_SIZE = 100  # messages waiting for a client before it is dropped
+FRAMES_PER_TURN = QUEUE_SIZE // 3  # frames handled in a row, at most
 SEND_TIMEOUT = 10.0  # seconds a client may take to accept what we send it
 CLOSE_TIMEOUT = 3.0  # seconds to flush and close a connection before aborting it
 WRITE_BUFFER_HIGH = 64 * 1024  # bytes a transport holds before drain() waits
@@ -86,6 +87,7 @@ class ChatServer:
     def __init__(self, *, idle_timeout):
         self.idle_timeout = idle_timeout or None  # None: wait as long as it takes
         self.clients = set()  # every open connection
+        self.stopping = False  # set by shutdown(): from then on, only goodbyes
         self.users = {}  # username -> Client
         self.rooms = defaultdict(set)  # room name -> the Clients in it
 
@@ -96,12 +98,17 @@ class ChatServer:
         client = Client(reader, writer)
         self.clients.add(client)
         try:
-            await self.converse(client)
+            if self.stopping:  # it came too late to be served: only a goodbye
+                client.last_word = GOODBYE
+            else:
+                await self.converse(client)
         finally:
-            self.forget(client)
-            await self.close_connection(client)
-            self.clients.discard(client)
-            log.info("%s disconnected", client)
+            try:
+                self.forget(client)
+                await self.close_connection(client)
+            finally:  # whatever happens, the shutdown must not wait for it again
+                self.clients.discard(client)
+                log.info("%s disconnected", client)
 
     async def converse(self, client):
         """Serve a client with two tasks: one reads requests, one writes replies."""
@@ -121,11 +128,14 @@ class ChatServer:
     async def receive_requests(self, client):
         """Handle the client's frames until it leaves or has to be cut off."""
         try:
+            handled = 0
             while (payload := await self.next_frame(client)) is not None:
                 self.handle_frame(client, payload)
+                handled += 1
                 # A read may hold many frames, and reading a buffered one does not
-                # pause: without this, the senders only run after the whole batch.
-                await asyncio.sleep(0)
+                # pause: let the senders run before the frames can fill an outbox.
+                if handled % FRAMES_PER_TURN == 0:
+                    await asyncio.sleep(0)
         finally:
             # No more requests, so no more replies: the sender can stop, and
             # close_connection() will flush whatever is still in the outbox.
@@ -257,14 +267,24 @@ class ChatServer:
 
     # --- shutdown -------------------------------------------------------------
 
-    async def shutdown(self):
+    async def shutdown(self, server):
         """Say goodbye to every client and wait until every connection is closed."""
+        self.stopping = True  # from now on, serve_client() only says goodbye
         while self.clients:  # a loop: a connection may arrive while we wait
             for client in self.clients:
                 if not client.closing:
                     client.last_word = GOODBYE
                     client.hang_up()  # it stops reading, flushes, says goodbye
             await asyncio.wait([client.task for client in self.clients])
+        # A connection accepted just before server.close() may reach serve_client()
+        # only now, and says goodbye there. On Python 3.12 and later,
+        # wait_closed() waits for it; it gets the usual CLOSE_TIMEOUT.
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await server.wait_closed()
+        except TimeoutError:
+            if hasattr(server, "abort_clients"):  # new in Python 3.13
+                server.abort_clients()
 
 
 def parse_command_line():
@@ -292,7 +312,7 @@ async def main():
         await stop.wait()
         log.info("shutting down")
         server.close()  # stop accepting; the open connections are ours to close
-        await chat.shutdown()
+        await chat.shutdown(server)
     # Leaving `async with server` waits for the server to close. (On Python 3.12
     # and later that includes every connection: which is why we closed them.)
     log.info("stopped")

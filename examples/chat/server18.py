@@ -91,27 +91,51 @@ class Client:
 class ChatServer:
     """The chat's state and rules, and the life of every connection."""
 
-    def __init__(self, *, max_message_bytes, idle_timeout, queue_size):
+    def __init__(self, *, max_message_bytes, idle_timeout, queue_size, tls=None):
         self.max_message_bytes = max_message_bytes
         self.idle_timeout = idle_timeout or None  # None: wait as long as it takes
         self.queue_size = queue_size
         self.clients = set()  # every open connection
+        self.stopping = False  # set by shutdown(): from then on, only goodbyes
+        self.tls = tls  # an ssl.SSLContext, or None: plain TCP
+        self.handshakes = {}  # TLS: StreamReader -> the task making its handshake
         self.users = {}  # username -> Client
         self.rooms = defaultdict(set)  # room name -> the Clients in it
 
     # --- one connection, from start to end ------------------------------------
 
+    def new_connection(self):
+        """A protocol for a connection just accepted; create_server() calls this.
+
+        It makes what start_server() would: streams, and serve_client() to run
+        once the connection is ready. With TLS it also notes the task it runs
+        in, asyncio's task for the new connection, which makes the handshake
+        before serve_client() is called: shutdown() cancels the unfinished ones.
+        """
+        reader = asyncio.StreamReader()
+        accepting = asyncio.current_task()  # None on Windows: it accepts elsewhere
+        if self.tls and accepting is not None:
+            self.handshakes[reader] = accepting
+            accepting.add_done_callback(lambda _: self.handshakes.pop(reader, None))
+        return asyncio.StreamReaderProtocol(reader, self.serve_client)
+
     async def serve_client(self, reader, writer):
-        """Serve one connection until it ends; start_server calls this."""
+        """Serve one connection until it ends; its protocol calls this."""
+        self.handshakes.pop(reader, None)  # with TLS: the handshake is done
         client = Client(reader, writer, self.queue_size)
         self.clients.add(client)
         try:
-            await self.converse(client)
+            if self.stopping:  # it came too late to be served: only a goodbye
+                client.last_word = GOODBYE
+            else:
+                await self.converse(client)
         finally:
-            self.forget(client)
-            await self.close_connection(client)
-            self.clients.discard(client)
-            log.info("%s disconnected", client)
+            try:
+                self.forget(client)
+                await self.close_connection(client)
+            finally:  # whatever happens, the shutdown must not wait for it again
+                self.clients.discard(client)
+                log.info("%s disconnected", client)
 
     async def converse(self, client):
         """Serve a client with two tasks: one reads requests, one writes replies."""
@@ -131,11 +155,15 @@ class ChatServer:
     async def receive_requests(self, client):
         """Handle the client's frames until it leaves or has to be cut off."""
         try:
+            turn = max(1, self.queue_size // 3)  # frames in a row, at most
+            handled = 0
             while (payload := await self.next_frame(client)) is not None:
                 self.handle_frame(client, payload)
+                handled += 1
                 # A read may hold many frames, and reading a buffered one does not
-                # pause: without this, the senders only run after the whole batch.
-                await asyncio.sleep(0)
+                # pause: let the senders run before the frames can fill an outbox.
+                if handled % turn == 0:
+                    await asyncio.sleep(0)
         finally:
             # No more requests, so no more replies: the sender can stop, and
             # close_connection() will flush whatever is still in the outbox.
@@ -267,14 +295,26 @@ class ChatServer:
 
     # --- shutdown -------------------------------------------------------------
 
-    async def shutdown(self):
+    async def shutdown(self, server):
         """Say goodbye to every client and wait until every connection is closed."""
+        self.stopping = True  # from now on, serve_client() only says goodbye
+        for handshake in self.handshakes.values():
+            handshake.cancel()  # it closes the connection
         while self.clients:  # a loop: a connection may arrive while we wait
             for client in self.clients:
                 if not client.closing:
                     client.last_word = GOODBYE
                     client.hang_up()  # it stops reading, flushes, says goodbye
             await asyncio.wait([client.task for client in self.clients])
+        # A connection accepted just before server.close() may reach serve_client()
+        # only now, and says goodbye there. On Python 3.12 and later,
+        # wait_closed() waits for it; it gets the usual CLOSE_TIMEOUT.
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await server.wait_closed()
+        except TimeoutError:
+            if hasattr(server, "abort_clients"):  # new in Python 3.13
+                server.abort_clients()
 
 
 def tls_context(certfile, keyfile):
@@ -348,17 +388,18 @@ async def main():
     args = parse_command_line()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")
     log.setLevel(args.log_level)  # only our logger: asyncio's stays at WARNING
-    chat = ChatServer(
-        max_message_bytes=args.max_message_bytes,
-        idle_timeout=args.idle_timeout,
-        queue_size=args.queue_size,
-    )
     tls = None
     if args.certfile:
         tls = tls_context(args.certfile, args.keyfile)
         asyncio.get_running_loop().set_exception_handler(log_failed_handshakes)
-    server = await asyncio.start_server(
-        chat.serve_client,
+    chat = ChatServer(
+        max_message_bytes=args.max_message_bytes,
+        idle_timeout=args.idle_timeout,
+        queue_size=args.queue_size,
+        tls=tls,
+    )
+    server = await asyncio.get_running_loop().create_server(
+        chat.new_connection,
         args.host,
         args.port,
         ssl=tls,
@@ -372,7 +413,7 @@ async def main():
         await stop.wait()
         log.info("shutting down")
         server.close()  # stop accepting; the open connections are ours to close
-        await chat.shutdown()
+        await chat.shutdown(server)
     # Leaving `async with server` waits for the server to close. (On Python 3.12
     # and later that includes every connection: which is why we closed them.)
     log.info("stopped")
