@@ -7,7 +7,7 @@
 Type a line and press Enter to say it in the current room (shown in the prompt).
 Commands:
 
-    /join ROOM     join ROOM; it becomes the current room
+    /join ROOM     join ROOM; once the server agrees, it is the current room
     /leave [ROOM]  leave ROOM (by default the current room)
     /quit          leave the chat; so do Ctrl-D and Ctrl-C
 
@@ -28,7 +28,7 @@ import ssl
 import sys
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.patch_stdout import patch_stdout
+from prompt_toolkit.patch_stdout import StdoutProxy
 from utils import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -45,6 +45,10 @@ CONNECT_TIMEOUT = 10.0  # seconds to connect and log in before giving up
 # escapes it, so this is well above the server's own limit on what we send.
 MAX_INCOMING_BYTES = 1024 * 1024
 HELP = "* type a message and press Enter; commands: /join ROOM, /leave [ROOM], /quit"
+# How long prompt_toolkit waits after drawing printed lines, to draw the next ones
+# in one go; leaving print_above_prompt() can wait that long too (the default is
+# 0.2 s, a pause asyncio's debug mode reports as a slow step).
+PRINT_PAUSE = 0.01
 
 
 class ChatOver(Exception):
@@ -120,22 +124,22 @@ async def log_in(reader, writer, username):
         raise ChatOver(f"cannot log in as {username!r}: {reason}")
 
 
-async def join(writer, rooms, room):
-    """Ask to join `room`, and make it the current room straight away.
+async def join(writer, room):
+    """Ask to join `room`. It becomes the current room when the server says "ok".
 
-    We do not wait for the server's "ok" (the receiving task will print it): the
-    server handles a connection's requests in the order they were sent, so a
-    line typed right after this one reaches the server after the join.
-    `rooms` lists the rooms we are in; the last one is the current room.
+    We do not wait for that answer here: the receiving task reads every frame,
+    and calls follow_joins() when the confirmation comes. A join can be refused
+    (a name too long, too many rooms), so only the server's "ok" makes it true.
     """
     await send(writer, {"action": "joinroom", "room": room})
-    if room in rooms:
-        rooms.remove(room)
-    rooms.append(room)
 
 
 async def leave(writer, rooms, room):
-    """Ask to leave `room`; the room joined before it becomes current again."""
+    """Ask to leave `room`; the room joined before it becomes current again.
+
+    Unlike a join, this needs no confirmation: whether the server agrees or
+    answers "not in room", we are not in `room` afterwards.
+    """
     await send(writer, {"action": "leaveroom", "room": room})
     if room in rooms:
         rooms.remove(room)
@@ -190,15 +194,37 @@ def printable(text):
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
-async def show_incoming(reader):
+def follow_joins(rooms, message):
+    """Make a room current once the server confirms that we joined it.
+
+    `rooms` lists the rooms we are in; the last one is the current room.
+
+    >>> rooms = ["lobby", "kitchen"]
+    >>> follow_joins(rooms, {"action": "joinroom", "room": "lobby", "ok": True})
+    >>> rooms
+    ['kitchen', 'lobby']
+    >>> follow_joins(rooms, {"action": "error", "reason": "already in 100 rooms"})
+    >>> rooms
+    ['kitchen', 'lobby']
+    """
+    match message:
+        case {"action": "joinroom", "room": room, "ok": True}:
+            if room in rooms:
+                rooms.remove(room)
+            rooms.append(room)
+
+
+async def show_incoming(reader, rooms):
     """Print every message from the server, until it goes away.
 
     A plain print() is safe here although the prompt is on screen: chat() runs
-    this task inside patch_stdout(), which hands what we print to prompt_toolkit
-    to draw above the prompt.
+    this task inside print_above_prompt(), which hands what we print to
+    prompt_toolkit to draw above the prompt, and to draw the prompt again,
+    showing the current room after a join.
     """
     while True:
         message = await receive(reader)  # ChatOver when the server is gone
+        follow_joins(rooms, message)
         print(printable(describe(message)))
 
 
@@ -206,7 +232,11 @@ async def show_incoming(reader):
 
 
 def prompt_for(rooms):
-    """The prompt: the current room, where a plain line will be said."""
+    """The prompt: the current room, where a plain line will be said.
+
+    read_commands() passes prompt_toolkit a function that calls this one, not
+    its result, so that the prompt is worked out again each time it is drawn.
+    """
     return f"{rooms[-1]}> " if rooms else "(no room)> "
 
 
@@ -220,7 +250,7 @@ async def read_commands(session, writer, rooms):
     """
     while True:
         try:
-            line = await session.prompt_async(prompt_for(rooms))
+            line = await session.prompt_async(lambda: prompt_for(rooms))
         except (EOFError, KeyboardInterrupt):
             raise ChatOver("bye") from None
         await carry_out(line, writer, rooms)
@@ -234,7 +264,7 @@ async def carry_out(line, writer, rooms):
         case ["/quit"]:
             raise ChatOver("bye")
         case ["/join", room]:
-            await join(writer, rooms, room)
+            await join(writer, room)
         case ["/leave", room]:
             await leave(writer, rooms, room)
         case ["/leave"] if rooms:
@@ -255,21 +285,36 @@ async def chat(reader, writer, first_room):
 
     The TaskGroup ends when either task raises ChatOver: it cancels the other
     task, waits for it, and raises an ExceptionGroup holding the ChatOver, which
-    `except*` picks out. patch_stdout() is left before we print why it ended.
+    `except*` picks out. print_above_prompt() is over before we print why.
     """
-    rooms = []
-    await join(writer, rooms, first_room)
+    rooms = []  # filled in by show_incoming(), as the server confirms our joins
+    await join(writer, first_room)
     print(HELP)
     # erase_when_done: a line vanishes from the prompt once sent; the server's
     # echo of our own message shows it was said.
     session = PromptSession(erase_when_done=True)
     try:
-        with patch_stdout():
+        with print_above_prompt():
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(show_incoming(reader))
+                tasks.create_task(show_incoming(reader, rooms))
                 tasks.create_task(read_commands(session, writer, rooms))
     except* ChatOver as over:
         print(over.exceptions[0])
+
+
+@contextlib.contextmanager
+def print_above_prompt():
+    """Make print() draw its lines above the prompt, for as long as the block lasts.
+
+    This is prompt_toolkit's patch_stdout(), with a shorter pause: it replaces
+    sys.stdout (and sys.stderr) with a StdoutProxy, whose thread hands each
+    printed line to prompt_toolkit, then pauses before the next one. Leaving the
+    block waits for that thread, pause included, and holds up the event loop
+    meanwhile: with the default pause of 0.2 s, asyncio's debug mode reports it.
+    """
+    proxy = StdoutProxy(sleep_between_writes=PRINT_PAUSE)
+    with proxy, contextlib.redirect_stdout(proxy), contextlib.redirect_stderr(proxy):
+        yield
 
 
 async def run_client(args):
