@@ -39,6 +39,7 @@ from utils import (
 )
 
 QUEUE_SIZE = 100  # messages waiting for a client before it is cut off
+FRAMES_PER_TURN = QUEUE_SIZE // 3  # frames handled in a row, at most
 
 USERS = {}  # username -> Client, for every connected user
 ROOMS = defaultdict(set)  # room name -> the Clients in it
@@ -181,11 +182,14 @@ def handle_frame(client, payload):
 async def receive_requests(client):
     """The receiver task: handle the client's frames until it leaves."""
     try:
+        handled = 0
         while (payload := await read_frame(client.reader)) is not None:
             handle_frame(client, payload)
+            handled += 1
             # A read may hold many frames, and reading a buffered one does not
-            # pause: without this, the senders only run after the whole batch.
-            await asyncio.sleep(0)
+            # pause: let the senders run before the frames can fill an outbox.
+            if handled % FRAMES_PER_TURN == 0:
+                await asyncio.sleep(0)
     except FrameTooLarge as error:
         post(client, error_message(error.reason))  # flushed before closing
     except ConnectionError:

@@ -39,6 +39,7 @@ from utils import (
 )
 
 QUEUE_SIZE = 100  # messages waiting for a client before it is dropped
+FRAMES_PER_TURN = QUEUE_SIZE // 3  # frames handled in a row, at most
 WRITE_BUFFER_HIGH = 64 * 1024  # bytes a transport holds before drain() waits
 SEND_TIMEOUT = 10.0  # seconds a client may take to accept what we send it
 CLOSE_TIMEOUT = 3.0  # seconds to flush and close a connection before aborting it
@@ -203,11 +204,14 @@ def handle_frame(client, payload):
 async def receive_requests(client, idle_timeout):
     """The receiver task: handle the client's frames until it leaves."""
     try:
+        handled = 0
         while (payload := await next_frame(client, idle_timeout)) is not None:
             handle_frame(client, payload)
+            handled += 1
             # A read may hold many frames, and reading a buffered one does not
-            # pause: without this, the senders only run after the whole batch.
-            await asyncio.sleep(0)
+            # pause: let the senders run before the frames can fill an outbox.
+            if handled % FRAMES_PER_TURN == 0:
+                await asyncio.sleep(0)
     except ConnectionError:
         pass  # the client vanished
     finally:
