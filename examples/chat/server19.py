@@ -26,7 +26,7 @@ import asyncio
 import logging
 import ssl
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from utils import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -53,7 +53,12 @@ SEND_TIMEOUT = 10.0  # seconds a client may take to accept what we send it
 CLOSE_TIMEOUT = 3.0  # seconds to flush and close a connection before aborting it
 WRITE_BUFFER_HIGH = 64 * 1024  # bytes a transport holds before drain() waits
 MAX_ROOMS_PER_CLIENT = 100
-SPARE_FILES = 64  # open files kept for logs, TLS certificates, and the like
+LOGIN_TIMEOUT = 10.0  # seconds a newcomer has to send "connect" (--login-timeout)
+MAX_PER_ADDRESS = 32  # connections from one address at once (--max-per-address)
+BACKLOG = 128  # connections the system queues for us before we accept them
+# Open files kept for other uses: one accept burst (up to BACKLOG sockets,
+# taken before serve_client() can refuse any), logs, TLS certificates...
+SPARE_FILES = BACKLOG + 64
 MAX_RATE = 50  # frames a second a client may send, on average (--max-rate)...
 BURST = 200  # ...and at once (--burst): a pasted page of text goes through
 
@@ -65,6 +70,7 @@ class Client:
         self.reader = reader
         self.writer = writer
         self.address = writer.get_extra_info("peername")
+        self.host = self.address[0]  # its IP address, without the port
         self.task = asyncio.current_task()  # the task that serves this connection
         self.receiver = None  # its two tasks, while it is served: one reads...
         self.sender = None  # ...and one writes
@@ -140,6 +146,9 @@ class ChatServer:
         max_clients,
         max_rate=MAX_RATE,
         burst=BURST,
+        login_timeout=LOGIN_TIMEOUT,
+        max_per_address=MAX_PER_ADDRESS,
+        tls=None,
     ):
         self.max_message_bytes = max_message_bytes
         self.idle_timeout = idle_timeout or None  # None: wait as long as it takes
@@ -148,26 +157,80 @@ class ChatServer:
         self.max_rate = max_rate  # frames a second, for each client
         self.burst = burst
         self.clients = set()  # every open connection
+        self.login_timeout = login_timeout or None  # None: no deadline
+        self.max_per_address = max_per_address
+        self.stopping = False  # set by shutdown(): from then on, only goodbyes
+        self.tls = tls  # an ssl.SSLContext, or None: plain TCP
+        self.handshakes = {}  # TLS: StreamReader -> the task making its handshake
+        self.connections_from = Counter()  # host -> its open connections
         self.users = {}  # username -> Client
         self.rooms = defaultdict(set)  # room name -> the Clients in it
 
     # --- one connection, from start to end ------------------------------------
 
+    def new_connection(self):
+        """A protocol for a connection just accepted; create_server() calls this.
+
+        It makes what start_server() would: streams, and serve_client() to run
+        once the connection is ready. With TLS it also notes the task it runs
+        in, asyncio's task for the new connection, which makes the handshake
+        before serve_client() is called: shutdown() cancels the unfinished ones.
+        """
+        reader = asyncio.StreamReader()
+        accepting = asyncio.current_task()  # None on Windows: it accepts elsewhere
+        if self.tls and accepting is not None:
+            self.handshakes[reader] = accepting
+            accepting.add_done_callback(lambda _: self.handshakes.pop(reader, None))
+            # A handshake holds an open file and about 300 kB: it counts as a
+            # client. Past the limit, cancelling it closes the connection.
+            if len(self.clients) + len(self.handshakes) > self.max_clients:
+                log.warning("server full: refused a connection before its handshake")
+                accepting.cancel()
+        return asyncio.StreamReaderProtocol(reader, self.serve_client)
+
     async def serve_client(self, reader, writer):
-        """Serve one connection until it ends; start_server calls this."""
+        """Serve one connection until it ends; its protocol calls this."""
+        self.handshakes.pop(reader, None)  # with TLS: the handshake is done
         client = Client(reader, writer, self.queue_size)
         self.clients.add(client)
+        self.connections_from[client.host] += 1
+        if self.login_timeout:
+            login = asyncio.get_running_loop().call_later(
+                self.login_timeout, self.check_login, client
+            )
         try:
-            if len(self.clients) > self.max_clients:
-                log.warning("refused %s: already %d clients", client, self.max_clients)
-                client.last_word = error_message("server full, try again later")
+            if self.stopping:  # it came too late to be served: only a goodbye
+                client.last_word = GOODBYE
+            elif reason := self.refusal(client):
+                log.warning("refused %s: %s", client, reason)
+                client.last_word = error_message(reason)
             else:
                 await self.converse(client)
         finally:
-            self.forget(client)
-            await self.close_connection(client)
-            self.clients.discard(client)
-            log.info("%s disconnected", client)
+            if self.login_timeout:
+                login.cancel()
+            try:
+                self.forget(client)
+                await self.close_connection(client)
+            finally:  # whatever happens, the shutdown must not wait for it again
+                self.clients.discard(client)
+                self.connections_from[client.host] -= 1
+                if not self.connections_from[client.host]:
+                    del self.connections_from[client.host]
+                log.info("%s disconnected", client)
+
+    def refusal(self, client):
+        """Why a new connection cannot be served, or None if it can."""
+        if len(self.clients) + len(self.handshakes) > self.max_clients:
+            return "server full, try again later"
+        if self.connections_from[client.host] > self.max_per_address:
+            return "too many connections from your address"
+        return None
+
+    def check_login(self, client):
+        """Drop a client that has not said who it is in time (call_later calls it)."""
+        if client.username is None:
+            self.drop(client, f'no "connect" within {self.login_timeout:g} s')
 
     async def converse(self, client):
         """Serve a client with two tasks: one reads requests, one writes replies."""
@@ -327,14 +390,26 @@ class ChatServer:
 
     # --- shutdown -------------------------------------------------------------
 
-    async def shutdown(self):
+    async def shutdown(self, server):
         """Say goodbye to every client and wait until every connection is closed."""
+        self.stopping = True  # from now on, serve_client() only says goodbye
+        for handshake in self.handshakes.values():
+            handshake.cancel()  # it closes the connection
         while self.clients:  # a loop: a connection may arrive while we wait
             for client in self.clients:
                 if not client.closing:
                     client.last_word = GOODBYE
                     client.hang_up()  # it stops reading, flushes, says goodbye
             await asyncio.wait([client.task for client in self.clients])
+        # A connection accepted just before server.close() may reach serve_client()
+        # only now, and says goodbye there. On Python 3.12 and later,
+        # wait_closed() waits for it; it gets the usual CLOSE_TIMEOUT.
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await server.wait_closed()
+        except TimeoutError:
+            if hasattr(server, "abort_clients"):  # new in Python 3.13
+                server.abort_clients()
 
 
 def tls_context(certfile, keyfile):
@@ -344,22 +419,54 @@ def tls_context(certfile, keyfile):
     return context
 
 
-def log_failed_handshakes(loop, context):
-    """The event loop's exception handler: a failed TLS handshake in one line.
+class LoopErrors:
+    """The event loop's exception handler: its reports, in fewer words.
 
-    In debug mode (`python -X dev`) asyncio reports each connection that failed
-    before it reached serve_client(), traceback and all, as if the server were at
-    fault. With TLS that is mostly a client that does not speak TLS, or does not
-    trust our certificate: worth a line in the log, no more. Anything else goes to
-    the default handler, which logs it in full.
+    - In debug mode (`python -X dev`) asyncio reports each connection that failed
+      before it reached serve_client(), traceback and all, as if the server were
+      at fault. With TLS that is mostly a client that does not speak TLS, or does
+      not trust our certificate: worth a line in the log, no more.
+    - Out of open files, asyncio's accept loop reports every failed accept(),
+      traceback and all: thousands a second. We log the first, then one line
+      per `interval` seconds with the number of failures, while they go on.
+
+    Anything else goes to the default handler, which logs it in full.
     """
-    exception = context.get("exception")
-    if context["message"].startswith("Error on transport creation") and isinstance(
-        exception, (OSError, asyncio.CancelledError)
-    ):
-        log.info("a connection failed before it started: %r", exception)
-    else:
-        loop.default_exception_handler(context)
+
+    def __init__(self, interval=1.0):
+        self.interval = interval
+        self.failures = None  # accept() failures not logged yet; None: none lately
+
+    def __call__(self, loop, context):
+        exception = context.get("exception")
+        if context["message"] == "socket.accept() out of system resource":
+            self.accept_failed(loop, exception)
+        elif context["message"].startswith("Error on transport creation") and (
+            isinstance(exception, (OSError, asyncio.CancelledError))
+        ):
+            log.info("a connection failed before it started: %r", exception)
+        else:
+            loop.default_exception_handler(context)
+
+    def accept_failed(self, loop, exception):
+        if self.failures is None:  # the first in a while: say so now
+            log.error("cannot accept connections: %s", exception)
+            self.failures = 0
+            loop.call_later(self.interval, self.log_failures, loop)
+        else:
+            self.failures += 1
+
+    def log_failures(self, loop):
+        if not self.failures:  # over: the next one is logged at once again
+            self.failures = None
+            return
+        log.error(
+            "cannot accept connections: %d more failures in %g s",
+            self.failures,
+            self.interval,
+        )
+        self.failures = 0
+        loop.call_later(self.interval, self.log_failures, loop)
 
 
 def parse_command_line():
@@ -391,6 +498,20 @@ def parse_command_line():
         type=positive_int,
         default=10_000,
         help="connections served at once (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-per-address",
+        metavar="N",
+        type=positive_int,
+        default=MAX_PER_ADDRESS,
+        help="connections from one IP address at once (default %(default)s)",
+    )
+    parser.add_argument(
+        "--login-timeout",
+        metavar="SECONDS",
+        type=seconds,
+        default=LOGIN_TIMEOUT,
+        help='time a newcomer has to send "connect"; 0: forever (default %(default)s)',
     )
     parser.add_argument(
         "--max-rate",
@@ -439,6 +560,9 @@ async def main():
     args = parse_command_line()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")
     log.setLevel(args.log_level)  # only our logger: asyncio's stays at WARNING
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(LoopErrors())
+    tls = tls_context(args.certfile, args.keyfile) if args.certfile else None
     chat = ChatServer(
         max_message_bytes=args.max_message_bytes,
         idle_timeout=args.idle_timeout,
@@ -446,18 +570,17 @@ async def main():
         max_clients=affordable_clients(args.max_clients),
         max_rate=args.max_rate,
         burst=args.burst,
+        login_timeout=args.login_timeout,
+        max_per_address=args.max_per_address,
+        tls=tls,
     )
-    tls = None
-    if args.certfile:
-        tls = tls_context(args.certfile, args.keyfile)
-        asyncio.get_running_loop().set_exception_handler(log_failed_handshakes)
-    server = await asyncio.start_server(
-        chat.serve_client,
+    server = await loop.create_server(
+        chat.new_connection,
         args.host,
         args.port,
         ssl=tls,
         ssl_handshake_timeout=10.0 if tls else None,  # not the default 60 s
-        backlog=1024,  # connections the system queues before we accept them
+        backlog=BACKLOG,
     )
     stop = asyncio.Event()
     on_shutdown_signal(stop.set)
@@ -467,7 +590,7 @@ async def main():
         await stop.wait()
         log.info("shutting down")
         server.close()  # stop accepting; the open connections are ours to close
-        await chat.shutdown()
+        await chat.shutdown(server)
     # Leaving `async with server` waits for the server to close. (On Python 3.12
     # and later that includes every connection: which is why we closed them.)
     log.info("stopped")

@@ -1,0 +1,121 @@
+"""Shutdown with TLS connections that have not finished their handshake (steps 18-20).
+
+A TLS connection exists before serve_client() sees it: asyncio accepts it, then
+makes the handshake, and only then calls serve_client(). On Python 3.12 and
+later, leaving `async with server` waits for such connections too. These tests
+check that the server closes them itself when it stops, on every Python: one
+that never starts its handshake, and one that finishes it just after the signal.
+"""
+
+import asyncio
+import signal
+import socket
+import ssl
+import time
+
+import pytest
+from chatwire import assert_quiet, connected, run
+from conftest import ServerProcess
+
+STEPS = [f"examples/chat/server{step}.py" for step in (18, 19, 20)]
+GOODBYE = {"action": "goodbye", "reason": "server shutting down"}
+HANDSHAKE_TIMEOUT = 10.0  # the servers' ssl_handshake_timeout
+EXIT_BOUND = 5.0  # seconds: the shutdown promises about 3 (CLOSE_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A certificate for 127.0.0.1 from a throwaway authority: files and trust."""
+    trustme = pytest.importorskip("trustme")
+    authority = trustme.CA()
+    issued = authority.issue_cert("127.0.0.1")
+    folder = tmp_path_factory.mktemp("tls")
+    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
+    issued.cert_chain_pems[0].write_to_path(certfile)
+    issued.private_key_pem.write_to_path(keyfile)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    return str(certfile), str(keyfile), trusting
+
+
+def tls_server(path, certificate):
+    certfile, keyfile, _ = certificate
+    return ServerProcess(path, "--certfile", certfile, "--keyfile", keyfile)
+
+
+def seconds_to_exit(server, limit=3 * HANDSHAKE_TIMEOUT):
+    """Send SIGTERM and time how long the server takes to exit (or `limit`)."""
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        server.process.wait(limit)
+    except Exception:
+        pass  # still running: the caller sees the time
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize("path", STEPS)
+def test_a_handshake_never_started_does_not_delay_the_exit(path, certificate):
+    with tls_server(path, certificate) as server:
+        silent = socket.create_connection((server.host, server.port))
+        try:
+            time.sleep(0.5)  # the server has accepted it, and waits for a hello
+            took = seconds_to_exit(server)
+        finally:
+            silent.close()
+        assert took < EXIT_BOUND, f"exited {took:.1f} s after SIGTERM"
+        assert server.process.returncode == 0
+        assert_quiet(server)
+
+
+async def shake_hands_late(server, trusting, delay):
+    """Connect, let SIGTERM go, and make the TLS handshake `delay` seconds later.
+
+    Returns what the client got: the frames it received before the end, or the
+    error that ended the handshake (the server closed the connection first).
+    """
+    member = await connected(server, "ada", "lobby", ssl=trusting)  # served before
+    loop = asyncio.get_running_loop()
+    late = socket.socket()
+    late.setblocking(False)
+    await loop.sock_connect(late, (server.host, server.port))
+    await asyncio.sleep(0.5)  # accepted: the server waits for its hello
+    server.process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    await asyncio.sleep(delay)
+    try:
+        reader, writer = await asyncio.open_connection(
+            sock=late, ssl=trusting, server_hostname=server.host
+        )
+    except (OSError, asyncio.IncompleteReadError) as error:
+        late.close()
+        heard = error
+    else:
+        try:
+            async with asyncio.timeout(2 * EXIT_BOUND):
+                heard = await reader.read()  # all it gets, until the end
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except OSError:
+                pass
+    assert await member.receive_until_closed() == ([GOODBYE], False)
+    await member.close()
+    return heard, signalled
+
+
+@pytest.mark.parametrize("path", STEPS)
+def test_a_handshake_finished_after_the_signal_gets_no_service(path, certificate):
+    with tls_server(path, certificate) as server:
+        heard, signalled = run(shake_hands_late(server, certificate[2], delay=0.5))
+        try:
+            server.process.wait(EXIT_BOUND)
+        except Exception:
+            pass
+        took = time.monotonic() - signalled
+        assert server.process.poll() == 0, f"still running {took:.1f} s after SIGTERM"
+        # Closed during its handshake, or (if it slipped in) a goodbye and the end.
+        if not isinstance(heard, Exception):
+            assert b"goodbye" in heard and b"connect" not in heard, heard
+        assert_quiet(server)
