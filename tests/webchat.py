@@ -100,6 +100,32 @@ def http_get(server, path):
         connection.close()
 
 
+def http_request(server, path, headers):
+    """GET `path` with these headers, Host included: (status, headers, body)."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+    try:
+        connection.request("GET", path, headers=headers)  # our Host, not its own
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()  # 101: no body
+    finally:
+        connection.close()
+
+
+def handshake_status(server, host, origin=None):
+    """The HTTP status that a WebSocket handshake at /chat gets, with this Host
+    and Origin (101 Switching Protocols if accepted; then we hang up)."""
+    headers = {
+        "Host": host,
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    if origin is not None:
+        headers["Origin"] = origin
+    return http_request(server, "/chat", headers)[0]
+
+
 async def chat_in_order(server, clients=3, messages=20):
     """Everyone talks at once; everyone hears everything, in one same order."""
     names = [f"user{n}" for n in range(clients)]

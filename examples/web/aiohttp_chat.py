@@ -2,6 +2,7 @@
 
     python examples/web/aiohttp_chat.py                   # http://127.0.0.1:8000/
     python examples/web/aiohttp_chat.py --publish each    # or gather, or tasks
+    python examples/web/aiohttp_chat.py --allow http://localhost:8000  # also there
 
 The same page and the same protocol as asgi_chat.py. aiohttp is both the server
 and the framework: it routes requests, serves the static files (refusing paths
@@ -27,6 +28,7 @@ import json
 import logging
 import signal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -34,6 +36,9 @@ STATIC = Path(__file__).parent / "static"
 MAX_MESSAGE_BYTES = 4096  # larger WebSocket messages end the connection (1009)
 PING_INTERVAL = 20  # seconds; a client that misses a ping is disconnected
 WELCOME = {"sender": "server", "message": "You are connected"}
+# Where else the page may be served, as origins ("http://localhost:8000"), from
+# --allow; the address the server listens on is always allowed.
+ALLOWED_ORIGINS = set()
 
 log = logging.getLogger("chat")
 
@@ -125,15 +130,37 @@ async def chat(request):
 def from_our_own_page(request):
     """False if a browser opened this WebSocket from a page of another site.
 
-    Browsers send the page's origin with every WebSocket handshake (and the
-    user's cookies). Other programs send none, and no web page can steer them,
-    so a missing Origin is let in. See asgi_chat.py for the whole story.
+    Browsers send the page's origin with every WebSocket handshake (and may
+    send the user's cookies). Other programs send none, and no web page can
+    steer them, so a missing Origin is let in. See asgi_chat.py for the story.
     """
     origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    host = request.host.lower()
-    return origin.lower() in (f"http://{host}", f"https://{host}")
+    return origin is None or origin.lower() in allowed_origins(request)
+
+
+@web.middleware
+async def refuse_other_hosts(request, handler):
+    """Middleware: answer 400 to a request for a name that is not one of ours.
+
+    Such as a page of evil.example whose name now leads to our address (DNS
+    rebinding): its Origin would be its own Host, and both are foreign.
+    """
+    hosts = {urlsplit(origin).netloc for origin in allowed_origins(request)}
+    if request.host.lower() not in hosts:
+        raise web.HTTPBadRequest(text="Unknown host\n")
+    return await handler(request)
+
+
+def allowed_origins(request):
+    """The origins our page may come from: our own address, and ALLOWED_ORIGINS.
+
+    The address the client reached comes from the socket, not from a header.
+    """
+    host, port = request.transport.get_extra_info("sockname")[:2]
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address, as URLs write it
+    own = f"http://{host}" if port == 80 else f"http://{host}:{port}"
+    return ALLOWED_ORIGINS | {own}
 
 
 def parse_chat_message(data):
@@ -166,7 +193,7 @@ async def say_goodbye(app):
 
 
 def make_app(publish):
-    app = web.Application()
+    app = web.Application(middlewares=[refuse_other_hosts])
     app[CLIENTS] = set()
     app[PUBLISH] = publish
     app.router.add_get("/", index)
@@ -216,11 +243,28 @@ def parse_args():
         default="gather",
         help="how to send a message to every client (default gather)",
     )
+    parser.add_argument(
+        "--allow",
+        type=origin_argument,
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="another address of the page, such as http://localhost:8000 (repeatable)",
+    )
     return parser.parse_args()
+
+
+def origin_argument(text):
+    """An origin given on the command line, written as browsers send it."""
+    parts = urlsplit(text.lower())
+    if parts.scheme not in ("http", "https") or parts.path not in ("", "/"):
+        raise argparse.ArgumentTypeError(f"not an origin like http://host:port: {text}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def main():
     args = parse_args()
+    ALLOWED_ORIGINS.update(args.allow)
     logging.basicConfig(level=logging.INFO)  # aiohttp logs each request
     asyncio.run(serve(args.host, args.port, PUBLISHERS[args.publish]))
 

@@ -2,6 +2,7 @@
 
     python examples/web/asgi_chat.py               # then open http://127.0.0.1:8000/
     python examples/web/asgi_chat.py --port 0      # any free port
+    python examples/web/asgi_chat.py --allow http://localhost:8000   # also there
 
 or with uvicorn's own command line, from this folder (add --ws-max-size 4096 to
 get the same cap on messages as above; without it uvicorn allows 16 MiB):
@@ -21,8 +22,10 @@ connecting, a client gets {"sender": "server", "message": "You are connected"};
 then every message a client sends goes to every client, the sender included, in
 the same order for all. A message that is not what the chat expects is answered
 with an error message from "server"; one larger than MAX_MESSAGE_BYTES ends the
-connection (close code 1009, message too big). A WebSocket opened by a page of
-another site is refused (HTTP 403). Each client has an outbox, a queue that one
+connection (close code 1009, message too big). The server answers only for its
+own addresses: the one it listens on, and those given with --allow (a request
+with another Host gets 400), and a WebSocket opened by a page of another site is
+refused (HTTP 403). Each client has an outbox, a queue that one
 task empties, so a slow client delays nobody else. On SIGTERM or Ctrl-C every
 client is closed with code 1001 (going away) and the program exits with status 0.
 """
@@ -33,6 +36,7 @@ import contextlib
 import json
 import signal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -47,6 +51,10 @@ MAX_MESSAGE_BYTES = 4096  # larger WebSocket messages end the connection (1009)
 MAX_BACKLOG = 1000  # messages waiting for one client before it counts as too slow
 GOODBYE_TIMEOUT = 5.0  # seconds the clients get to answer our goodbye
 WELCOME = {"sender": "server", "message": "You are connected"}
+# Where else the page may be served, as origins such as "http://localhost:8000" or
+# "https://chat.example.com": main() adds those given with --allow. The address
+# the server listens on is always allowed (see allowed_origins).
+ALLOWED_ORIGINS = set()
 # WebSocket close codes (RFC 6455, section 7.4.1)
 GOING_AWAY = 1001
 POLICY_VIOLATION = 1008
@@ -87,6 +95,9 @@ async def lifespan(receive, send):
 async def serve_http(scope, send):
     """Answer a GET for the page or one of its files; anything else is refused."""
     # We never call receive(): a GET has no body to read.
+    if not addressed_to_us(scope):
+        await respond(send, 400, b"Unknown host\n")
+        return
     if scope["method"] != "GET":
         await respond(
             send, 405, b"Only GET, please\n", extra_headers=[(b"allow", b"GET")]
@@ -159,17 +170,50 @@ def from_our_own_page(scope):
     """False if a browser opened this WebSocket from a page of another site.
 
     A browser sends the origin of the page with every WebSocket handshake, and
-    sends the user's cookies too: without this check, any site the user visits
-    could chat in their name (cross-site WebSocket hijacking). Programs that are
-    not browsers send no Origin; no web page can make them connect, so they are
-    let in.
+    may send the user's cookies too: without this check, any site the user
+    visits could read the chat and write to it (cross-site WebSocket hijacking).
+    Programs that are not browsers send no Origin; no web page can make them
+    connect, so they are let in, if they ask for one of our addresses.
     """
-    headers = dict(scope["headers"])  # names arrive in lower case, as bytes
-    origin = headers.get(b"origin")
-    if origin is None:
-        return True
-    host = headers.get(b"host", b"").decode("latin-1").lower()
-    return origin.decode("latin-1").lower() in (f"http://{host}", f"https://{host}")
+    if not addressed_to_us(scope):
+        return False
+    origin = request_header(scope, b"origin")
+    return origin is None or origin.lower() in allowed_origins(scope)
+
+
+def addressed_to_us(scope):
+    """True if the Host header names one of the addresses in allowed_origins.
+
+    A page of evil.example whose name its owner has pointed at our address (DNS
+    rebinding) would reach us with "Host: evil.example", and its own Origin: a
+    name we never allowed, so it is refused.
+    """
+    host = (request_header(scope, b"host") or "").lower()
+    return host in {urlsplit(origin).netloc for origin in allowed_origins(scope)}
+
+
+def allowed_origins(scope):
+    """The origins our page may come from: our own address, and ALLOWED_ORIGINS.
+
+    scope["server"] is the address the client reached, read from the socket: no
+    header can change it. (It is None on a Unix socket.)
+    """
+    if scope.get("server") is None:
+        return ALLOWED_ORIGINS
+    return ALLOWED_ORIGINS | {origin_of(*scope["server"])}
+
+
+def origin_of(host, port):
+    """The origin of a page served over HTTP at this host and port."""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address, as URLs write it
+    return f"http://{host}" if port == 80 else f"http://{host}:{port}"
+
+
+def request_header(scope, name):
+    """A request header's value as text, or None if the request has none."""
+    value = dict(scope["headers"]).get(name)  # names arrive in lower case, as bytes
+    return None if value is None else value.decode("latin-1")
 
 
 async def relay_messages(client, receive):
@@ -327,11 +371,28 @@ def parse_args(description):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0: any free port")
+    parser.add_argument(
+        "--allow",
+        type=origin_argument,
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="another address of the page, such as http://localhost:8000 (repeatable)",
+    )
     return parser.parse_args()
+
+
+def origin_argument(text):
+    """An origin given on the command line, written as browsers send it."""
+    parts = urlsplit(text.lower())
+    if parts.scheme not in ("http", "https") or parts.path not in ("", "/"):
+        raise argparse.ArgumentTypeError(f"not an origin like http://host:port: {text}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def main():
     args = parse_args(description=__doc__.splitlines()[0])
+    ALLOWED_ORIGINS.update(args.allow)
     run_server(application, args.host, args.port)
 
 

@@ -3,9 +3,11 @@
     python examples/web/django_chat.py               # http://127.0.0.1:8000/
     python examples/web/django_chat.py --port 0      # any free port
 
-or, from this folder, with uvicorn's own command line:
+or, from this folder, with uvicorn's own command line (which needs
+--ws-max-size 4096 for the same cap on messages, and closes WebSockets with
+1012, service restart, when it stops, instead of 1001):
 
-    uvicorn django_chat:application
+    uvicorn django_chat:application --ws-max-size 4096
 
 Django's ASGI application speaks only HTTP: it refuses "websocket" and
 "lifespan" connections. (Django Channels adds WebSockets, with its own routing
@@ -13,14 +15,23 @@ and "consumers"; we do without it.) `application` below is a few lines of plain
 ASGI that route each connection by its type: HTTP to Django, WebSocket to the
 chat handler of asgi_chat.py, imported unchanged. The whole Django project fits
 in this file: settings.configure() stands in for settings.py, and
-`urlpatterns` for urls.py. It runs under uvicorn exactly as asgi_chat.py does,
-with the same page, protocol, limits and clean shutdown.
+`urlpatterns` for urls.py. Run as a program, it runs under uvicorn exactly as
+asgi_chat.py does, with the same page, protocol, limits and clean shutdown. The
+same addresses are allowed: Django's ALLOWED_HOSTS for the page, and the chat
+handler's own check for the WebSocket, which never reaches Django.
 """
 
 import asyncio
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from asgi_chat import chat_websocket, lifespan, parse_args, run_server
+from asgi_chat import (
+    ALLOWED_ORIGINS,
+    chat_websocket,
+    lifespan,
+    parse_args,
+    run_server,
+)
 from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.http import Http404, HttpResponse
@@ -39,16 +50,33 @@ STATIC_FILES = {file.name: file for file in STATIC.iterdir() if file.is_file()}
 settings.configure(
     DEBUG=False,
     # Host names this server answers to; Django refuses requests for any other
-    # with "400 Bad Request". Add yours to serve beyond this machine.
-    ALLOWED_HOSTS=["127.0.0.1", "localhost", "[::1]"],
+    # with "400 Bad Request". uvicorn's default address; main() sets the list
+    # from --host and --allow. Django checks only when someone calls
+    # request.get_host(): CommonMiddleware does, for every request.
+    ALLOWED_HOSTS=["127.0.0.1"],
+    MIDDLEWARE=[
+        "django.middleware.security.SecurityMiddleware",
+        "django.middleware.common.CommonMiddleware",
+    ],
     ROOT_URLCONF=__name__,  # `urlpatterns` is in this module
     # With DEBUG off, Django logs errors only to its "mail the admins" handler.
     # Log them, and its warnings, to standard error instead.
     LOGGING={
         "version": 1,
         "disable_existing_loggers": False,
-        "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler"},
+            "nowhere": {"class": "logging.NullHandler"},
+        },
         "root": {"handlers": ["stderr"], "level": "WARNING"},
+        # A request for a host we do not serve is not our error: Django answers
+        # 400 and would log it, with a traceback, as one. Log it nowhere.
+        "loggers": {
+            "django.security.DisallowedHost": {
+                "handlers": ["nowhere"],
+                "propagate": False,
+            }
+        },
     },
 )
 
@@ -90,7 +118,15 @@ async def application(scope, receive, send):
 
 def main():
     args = parse_args(description=__doc__.splitlines()[0])
+    ALLOWED_ORIGINS.update(args.allow)  # for the chat handler, in asgi_chat.py
+    other_names = [url_host(urlsplit(origin).hostname) for origin in args.allow]
+    settings.ALLOWED_HOSTS = [url_host(args.host), *other_names]
     run_server(application, args.host, args.port)
+
+
+def url_host(host):
+    """A host as URLs (and ALLOWED_HOSTS) write it: IPv6 addresses in brackets."""
+    return f"[{host}]" if ":" in host else host
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     python examples/web/sanic_chat.py                 # http://127.0.0.1:8000/
     python examples/web/sanic_chat.py --port 0        # any free port
+    python examples/web/sanic_chat.py --allow http://localhost:8000  # also there
 
 The same page and the same protocol as asgi_chat.py. Sanic is the server and
 the framework: it routes requests, serves the static files, does the WebSocket
@@ -18,7 +19,7 @@ import json
 import socket
 import sys
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from sanic import Sanic
 from sanic.exceptions import WebsocketClosed
@@ -30,6 +31,9 @@ STATIC = Path(__file__).parent / "static"
 MAX_MESSAGE_BYTES = 4096  # larger WebSocket messages end the connection (1009)
 WELCOME = {"sender": "server", "message": "You are connected"}
 GOING_AWAY = 1001  # the WebSocket close code for a server that shuts down
+# Where else the page may be served, as origins ("http://localhost:8000"), from
+# --allow; the address the server listens on is always allowed.
+ALLOWED_ORIGINS = set()
 
 
 class Room:
@@ -81,20 +85,34 @@ app.static("/static/", STATIC, name="static")
 
 @app.on_request
 async def refuse_other_sites(request):
-    """Middleware: refuse the WebSocket handshake from pages of other sites.
+    """Middleware: refuse requests for other hosts, and WebSockets from their pages.
 
     It runs before the handler, hence before the handshake, which Sanic does
-    just before calling a websocket handler. Browsers send the page's origin
+    just before calling a websocket handler. A request whose Host is not one of
+    our addresses gets 400: a page of evil.example whose name now leads to our
+    address (DNS rebinding) sends its own name. Browsers send the page's origin
     with every WebSocket handshake; other programs send none, and no web page
     can steer them, so a missing Origin is let in (see asgi_chat.py).
     """
+    origins = allowed_origins(request)
+    if request.host.lower() not in {urlsplit(origin).netloc for origin in origins}:
+        return text("Unknown host\n", status=400)
     origin = request.headers.get("origin")
-    if request.path != "/chat" or origin is None:
-        return None  # None: carry on
-    host = request.host.lower()
-    if origin.lower() not in (f"http://{host}", f"https://{host}"):
+    if request.path == "/chat" and origin is not None and origin.lower() not in origins:
         return text("WebSockets from other sites are refused\n", status=403)
-    return None
+    return None  # None: carry on
+
+
+def allowed_origins(request):
+    """The origins our page may come from: our own address, and ALLOWED_ORIGINS.
+
+    The address the client reached comes from the socket, not from a header.
+    """
+    host, port = request.conn_info.sockname[:2]
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address, as URLs write it
+    own = f"http://{host}" if port == 80 else f"http://{host}:{port}"
+    return ALLOWED_ORIGINS | {own}
 
 
 @app.on_request
@@ -178,11 +196,28 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0: any free port")
+    parser.add_argument(
+        "--allow",
+        type=origin_argument,
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="another address of the page, such as http://localhost:8000 (repeatable)",
+    )
     return parser.parse_args()
+
+
+def origin_argument(text):
+    """An origin given on the command line, written as browsers send it."""
+    parts = urlsplit(text.lower())
+    if parts.scheme not in ("http", "https") or parts.path not in ("", "/"):
+        raise argparse.ArgumentTypeError(f"not an origin like http://host:port: {text}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def main():
     args = parse_args()
+    ALLOWED_ORIGINS.update(args.allow)
     # Sanic reads port 0 as "the default port", 8000, so we bind the socket
     # ourselves (the system picks a free port) and hand it over.
     app.ctx.socket = socket.create_server((args.host, args.port))

@@ -2,15 +2,17 @@
 
     python examples/web/websockets_chat.py            # http://127.0.0.1:8000/
     python examples/web/websockets_chat.py --port 0   # any free port
+    python examples/web/websockets_chat.py --allow http://localhost:8000  # also
 
 The same page and the same protocol as asgi_chat.py. websockets is a WebSocket
 server, not a web framework: it speaks just enough HTTP for the handshake. A
 `process_request` hook sees every request before the handshake; ours serves the
-page and its files, which it read once at startup, and refuses WebSockets from
-other sites. websockets caps message size (close code 1009), pings idle
-clients, and closes every connection with 1001 (going away) when the server
-closes. Its broadcast() writes a message to every connection at once, without
-waiting for any of them: every client gets messages in the same order.
+page and its files, which it read once at startup, refuses requests for hosts
+that are not ours, and WebSockets from other sites. websockets caps message
+size (close code 1009), pings idle clients, and closes every connection with
+1001 (going away) when the server closes. Its broadcast() writes a message to
+every connection at once, without waiting for any of them: every client gets
+messages in the same order.
 """
 
 import argparse
@@ -36,6 +38,9 @@ CONTENT_TYPES = {
 }
 MAX_MESSAGE_BYTES = 4096  # larger WebSocket messages end the connection (1009)
 WELCOME = {"sender": "server", "message": "You are connected"}
+# Where else the page may be served, as origins ("http://localhost:8000"), from
+# --allow; the address the server listens on is always allowed.
+ALLOWED_ORIGINS = set()
 
 clients = set()  # the open connections at /chat
 
@@ -99,8 +104,11 @@ def make_request_processor(files):
 
     def process_request(connection, request):
         path = urlsplit(request.path).path  # without "?query"
+        origins = allowed_origins(connection)
+        if not addressed_to_us(request.headers, origins):
+            return connection.respond(HTTPStatus.BAD_REQUEST, "Unknown host\n")
         if path == "/chat":
-            if from_our_own_page(request.headers):
+            if from_our_own_page(request.headers, origins):
                 return None  # None: go on with the WebSocket handshake
             return connection.respond(
                 HTTPStatus.FORBIDDEN, "WebSockets from other sites are refused\n"
@@ -116,18 +124,39 @@ def make_request_processor(files):
     return process_request
 
 
-def from_our_own_page(headers):
+def from_our_own_page(headers, origins):
     """False if a browser opened this WebSocket from a page of another site.
 
-    Browsers send the page's origin with every WebSocket handshake (and the
-    user's cookies). Other programs send none, and no web page can steer them,
-    so a missing Origin is let in. See asgi_chat.py for the whole story.
+    Browsers send the page's origin with every WebSocket handshake (and may
+    send the user's cookies). Other programs send none, and no web page can
+    steer them, so a missing Origin is let in. See asgi_chat.py for the story.
+    (websockets can check this itself, with serve(..., origins=[...]), when the
+    list is known before the server starts: not ours, with --port 0.)
     """
     origin = headers.get("Origin")
-    if origin is None:
-        return True
+    return origin is None or origin.lower() in origins
+
+
+def addressed_to_us(headers, origins):
+    """True if the Host header names one of our addresses.
+
+    A page of evil.example whose name now leads to our address (DNS rebinding)
+    sends its own name as Host, and the same as Origin: both foreign.
+    """
     host = headers.get("Host", "").lower()
-    return origin.lower() in (f"http://{host}", f"https://{host}")
+    return host in {urlsplit(origin).netloc for origin in origins}
+
+
+def allowed_origins(connection):
+    """The origins our page may come from: our own address, and ALLOWED_ORIGINS.
+
+    The address the client reached comes from the socket, not from a header.
+    """
+    host, port = connection.local_address[:2]
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address, as URLs write it
+    own = f"http://{host}" if port == 80 else f"http://{host}:{port}"
+    return ALLOWED_ORIGINS | {own}
 
 
 async def serve_chat(host, port):
@@ -152,11 +181,28 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0: any free port")
+    parser.add_argument(
+        "--allow",
+        type=origin_argument,
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="another address of the page, such as http://localhost:8000 (repeatable)",
+    )
     return parser.parse_args()
+
+
+def origin_argument(text):
+    """An origin given on the command line, written as browsers send it."""
+    parts = urlsplit(text.lower())
+    if parts.scheme not in ("http", "https") or parts.path not in ("", "/"):
+        raise argparse.ArgumentTypeError(f"not an origin like http://host:port: {text}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def main():
     args = parse_args()
+    ALLOWED_ORIGINS.update(args.allow)
     logging.basicConfig(level=logging.INFO)  # websockets logs each connection
     asyncio.run(serve_chat(args.host, args.port))
 
