@@ -86,6 +86,27 @@ def test_a_request_for_a_foreign_host_gets_400(server):
         assert http_request(server, path, {"Host": own_host(server)})[0] == 200
 
 
+# What each server sends with the page and its files (chat.css and chat.js need
+# no 'unsafe-inline': the page has no inline script or style).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; base-uri 'none';"
+        " form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def test_the_page_and_its_files_come_with_security_headers(server):
+    for path in ["/", "/static/chat.js", "/static/chat.css"]:
+        status, headers, _ = http_request(server, path, {"Host": own_host(server)})
+        assert status == 200, path
+        for name, value in SECURITY_HEADERS.items():
+            assert headers.get_all(name) == [value], (path, name)
+
+
 def test_allow_wants_an_origin():
     """--allow takes an origin, and says so when given something else."""
     for wrong in ["localhost:8000", "http://localhost:8000/chat", "ftp://host"]:
