@@ -524,5 +524,5 @@ def test_statistics_are_logged_while_running_and_at_the_end():
     assert "1 open, 1 users, 1 rooms" in "".join(status)
     (summary,) = [line for line in errors.splitlines() if "stopped: " in line]
     # connect and joinroom confirmed, the chat relayed, the dance refused: four
-    for figure in ("1 connections", "4 messages sent", "1 refused requests"):
+    for figure in ("1 connections", "4 messages queued", "1 refused requests"):
         assert figure in summary

@@ -69,10 +69,10 @@ class Client:
 # --- sending: into the outbox, and out of it ----------------------------------
 
 
-def post(client, message):
-    """Queue a message for a client, or cut the client off if it is too far behind."""
+def post(client, frame):
+    """Queue a frame for a client, or cut the client off if it is too far behind."""
     try:
-        client.outbox.put_nowait(message)  # never waits
+        client.outbox.put_nowait(frame)  # never waits
     except asyncio.QueueFull:
         print(f"{client} is {QUEUE_SIZE} messages behind: cut off", file=sys.stderr)
         forget(client)
@@ -81,18 +81,18 @@ def post(client, message):
 
 def broadcast(room, message):
     """Queue a message for every member of a room, the sender included."""
+    frame = encode_frame(message)  # once: the same bytes for everyone
     # No await in this loop: every member gets the message in the same step of
     # the event loop, so all of them see the room's messages in the same order.
     for member in list(ROOMS[room]):  # a copy: post() may remove a member
-        post(member, message)
+        post(member, frame)
 
 
 async def send_outbox(client):
     """The sender task: write the client's messages one at a time, in order."""
     try:
         while True:
-            message = await client.outbox.get()
-            client.writer.write(encode_frame(message))
+            client.writer.write(await client.outbox.get())
             await client.writer.drain()  # only this task waits for this client
     except ConnectionError:
         pass  # the client vanished: the receiver will see it too
@@ -103,7 +103,7 @@ def flush_outbox(client):
     if client.writer.transport.is_closing():
         return  # the connection is already gone: there is no one to write to
     while not client.outbox.empty():
-        client.writer.write(encode_frame(client.outbox.get_nowait()))
+        client.writer.write(client.outbox.get_nowait())  # bytes already
 
 
 # --- the protocol -------------------------------------------------------------
@@ -176,7 +176,7 @@ def handle_frame(client, payload):
     except ProtocolError as error:
         reply = error_message(error.reason)
     if reply is not None:
-        post(client, reply)
+        post(client, encode_frame(reply))
 
 
 async def receive_requests(client):
@@ -191,7 +191,7 @@ async def receive_requests(client):
             if handled % FRAMES_PER_TURN == 0:
                 await asyncio.sleep(0)
     except FrameTooLarge as error:
-        post(client, error_message(error.reason))  # flushed before closing
+        post(client, encode_frame(error_message(error.reason)))  # flushed later
     except ConnectionError:
         pass  # the client vanished
 

@@ -73,10 +73,10 @@ class Client:
 # --- sending: into the outbox, and out of it ----------------------------------
 
 
-def post(client, message):
-    """Queue a message for a client, or drop the client if it is too far behind."""
+def post(client, frame):
+    """Queue a frame for a client, or drop the client if it is too far behind."""
     try:
-        client.outbox.put_nowait(message)  # never waits
+        client.outbox.put_nowait(frame)  # never waits
     except asyncio.QueueFull:
         drop(client, f"too slow: {QUEUE_SIZE} messages waiting")
 
@@ -94,22 +94,28 @@ def drop(client, reason):
 
 def broadcast(room, message):
     """Queue a message for every member of a room, the sender included."""
+    frame = encode_frame(message)  # once: the same bytes for everyone
     # No await in this loop: every member gets the message in the same step of
     # the event loop, so all of them see the room's messages in the same order.
     for member in list(ROOMS[room]):  # a copy: post() may remove a member
-        post(member, message)
+        post(member, frame)
 
 
 async def send_outbox(client):
     """The sender task: write the client's messages one at a time, in order."""
     try:
         while True:
-            message = await client.outbox.get()
-            client.writer.write(encode_frame(message))
+            client.writer.write(await client.outbox.get())
+            if client.writer.transport.get_write_buffer_size() <= WRITE_BUFFER_HIGH:
+                await client.writer.drain()  # returns at once: no deadline needed
+                continue
             async with asyncio.timeout(SEND_TIMEOUT):
                 await client.writer.drain()  # only this task waits for this client
     except TimeoutError:
-        drop(client, f"too slow: nothing read for {SEND_TIMEOUT:g} s")
+        # drain() waits from over WRITE_BUFFER_HIGH down to its low-water
+        # mark, a quarter of it: the client took less than 48 KiB in time.
+        taken = (WRITE_BUFFER_HIGH - WRITE_BUFFER_HIGH // 4) // 1024
+        drop(client, f"too slow: could not take {taken} KiB in {SEND_TIMEOUT:g} s")
     except ConnectionError:
         pass  # the client vanished: the receiver will see it too
 
@@ -119,7 +125,7 @@ async def close_connection(client):
     writer = client.writer
     if not writer.transport.is_closing():  # else it is gone: write nothing
         while not (client.dropped or client.outbox.empty()):
-            writer.write(encode_frame(client.outbox.get_nowait()))
+            writer.write(client.outbox.get_nowait())  # bytes already
         if client.last_word is not None:
             writer.write(encode_frame(client.last_word))
     await close_writer(writer, CLOSE_TIMEOUT)
@@ -195,7 +201,7 @@ def handle_frame(client, payload):
     except ProtocolError as error:
         reply = error_message(error.reason)
     if reply is not None:
-        post(client, reply)
+        post(client, encode_frame(reply))
 
 
 async def receive_requests(client):

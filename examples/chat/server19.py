@@ -93,10 +93,10 @@ class Client:
             if task is not None:
                 task.cancel()
 
-    def deliver(self, message):
-        """Queue a message for this client; False if its outbox is full."""
+    def deliver(self, frame):
+        """Queue a frame (bytes) for this client; False if its outbox is full."""
         try:
-            self.outbox.put_nowait(message)
+            self.outbox.put_nowait(frame)
         except asyncio.QueueFull:
             return False
         return True
@@ -251,12 +251,17 @@ class ChatServer:
         """Handle the client's frames until it leaves or has to be cut off."""
         budget = TokenBucket(self.max_rate, self.burst, time.monotonic())
         try:
+            turn = max(1, self.queue_size // 3)  # frames in a row, at most
+            handled = 0
             while (payload := await self.next_frame(client)) is not None:
                 self.handle_frame(client, payload)
+                handled += 1
                 # A read may hold many frames, and reading a buffered one does not
-                # pause: without this, the senders only run after the whole batch.
+                # pause: let the senders run before the frames can fill an outbox.
                 # A client over its budget waits longer, its bytes left unread.
-                await asyncio.sleep(budget.spend(time.monotonic()))
+                delay = budget.spend(time.monotonic())
+                if delay or handled % turn == 0:
+                    await asyncio.sleep(delay)
         finally:
             # No more requests, so no more replies: the sender can stop, and
             # close_connection() will flush whatever is still in the outbox.
@@ -277,13 +282,19 @@ class ChatServer:
     async def send_outbox(self, client):
         """Write the client's messages in order, waiting each time it lags behind."""
         while True:
-            message = await client.outbox.get()
-            client.writer.write(encode_frame(message))
+            client.writer.write(await client.outbox.get())
+            if client.writer.transport.get_write_buffer_size() <= WRITE_BUFFER_HIGH:
+                await client.writer.drain()  # returns at once: no deadline needed
+                continue
             try:
                 async with asyncio.timeout(SEND_TIMEOUT):
                     await client.writer.drain()
             except TimeoutError:
-                self.drop(client, f"too slow: nothing read for {SEND_TIMEOUT:g} s")
+                # drain() waits from over WRITE_BUFFER_HIGH down to its low-water
+                # mark, a quarter of it: the client took less than 48 KiB in time.
+                taken = (WRITE_BUFFER_HIGH - WRITE_BUFFER_HIGH // 4) // 1024
+                reason = f"too slow: could not take {taken} KiB in {SEND_TIMEOUT:g} s"
+                self.drop(client, reason)
                 return
 
     async def close_connection(self, client):
@@ -292,7 +303,7 @@ class ChatServer:
         writer = client.writer
         if not writer.transport.is_closing():  # else it is gone: write nothing
             while not (client.dropped or client.outbox.empty()):
-                writer.write(encode_frame(client.outbox.get_nowait()))
+                writer.write(client.outbox.get_nowait())  # bytes already
             if client.last_word is not None:
                 writer.write(encode_frame(client.last_word))
         await close_writer(writer, CLOSE_TIMEOUT)
@@ -307,7 +318,7 @@ class ChatServer:
         except ProtocolError as error:
             reply = error_message(error.reason)
         if reply is not None:
-            self.post(client, reply)
+            self.post(client, encode_frame(reply))
 
     def perform(self, client, request):
         """Do what a valid request asks; the reply, or None (a chat is its own)."""
@@ -355,14 +366,15 @@ class ChatServer:
 
     def broadcast(self, room, message):
         """Queue a message for every member of a room, the sender included."""
+        frame = encode_frame(message)  # once: the same bytes for everyone
         # No await in this loop: all members get the message in the same step of
         # the event loop, so they all see the room's messages in the same order.
         for member in list(self.rooms[room]):  # a copy: post() may drop a member
-            self.post(member, message)
+            self.post(member, frame)
 
-    def post(self, client, message):
-        """Queue a message for a client, or drop the client if it is too far behind."""
-        if not client.deliver(message):
+    def post(self, client, frame):
+        """Queue a frame for a client, or drop the client if it is too far behind."""
+        if not client.deliver(frame):
             self.drop(client, f"too slow: {self.queue_size} messages waiting")
 
     def drop(self, client, reason):
