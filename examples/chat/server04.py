@@ -57,7 +57,7 @@ async def echo_messages(reader, writer):
     except ConnectionError:
         pass  # the client vanished
     finally:
-        await close_writer(writer)  # sends what is buffered, then closes
+        await close_writer(writer, reader=reader)  # flush, linger, close
         print(f"{peer} left", file=sys.stderr)
 
 

@@ -112,7 +112,7 @@ async def serve_client(reader, writer):
     except ConnectionError:
         pass  # the client vanished
     finally:
-        await close_writer(writer)
+        await close_writer(writer, reader=reader)
         print(f"{client} left", file=sys.stderr)
 
 

@@ -121,7 +121,7 @@ async def serve_client(reader, writer):
         pass  # the client vanished
     finally:
         forget(client)
-        await close_writer(writer)
+        await close_writer(writer, reader=reader)
         print(f"{client} left; {len(USERS)} users connected", file=sys.stderr)
 
 

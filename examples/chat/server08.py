@@ -210,7 +210,7 @@ async def serve_client(reader, writer):
         forget(client)
         sender.cancel()
         await asyncio.wait([sender])  # let it stop before we close its stream
-        await close_writer(writer)
+        await close_writer(writer, reader=reader)
         print(f"{client} left; {len(USERS)} users connected", file=sys.stderr)
 
 

@@ -214,7 +214,7 @@ async def serve_client(reader, writer):
         await asyncio.wait(client.tasks)  # and let it finish stopping
         forget(client)
         flush_outbox(client)
-        await close_writer(writer)
+        await close_writer(writer, reader=reader)
         print(f"{client} left; {len(USERS)} users connected", file=sys.stderr)
 
 

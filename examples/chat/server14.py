@@ -147,7 +147,7 @@ async def close_connection(client):
             writer.write(client.outbox.get_nowait())  # bytes already
         if client.last_word is not None:
             writer.write(encode_frame(client.last_word))
-    await close_writer(writer, CLOSE_TIMEOUT)
+    await close_writer(writer, CLOSE_TIMEOUT, client.reader)
 
 
 # --- the protocol -------------------------------------------------------------

@@ -208,7 +208,7 @@ class ChatServer:
                 writer.write(client.outbox.get_nowait())  # bytes already
             if client.last_word is not None:
                 writer.write(encode_frame(client.last_word))
-        await close_writer(writer, CLOSE_TIMEOUT)
+        await close_writer(writer, CLOSE_TIMEOUT, client.reader)
 
     # --- requests -------------------------------------------------------------
 

@@ -33,6 +33,7 @@ except ImportError:  # Windows
 DEFAULT_HOST = "127.0.0.1"  # only this machine can connect; use 0.0.0.0 for all
 DEFAULT_PORT = 8888
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
+LINGER = 1.0  # seconds a closing connection waits for the peer to hang up too
 
 # The frame header: "<" little-endian, "I" a 4-byte unsigned integer.
 HEADER = struct.Struct("<I")
@@ -46,6 +47,7 @@ REQUEST_FIELDS = {
 }
 NAME_FIELDS = ("username", "room")  # see check_name()
 MAX_NAME_LENGTH = 64
+OPEN_MAX = 10240  # macOS's cap on a process's open files (sys/syslimits.h)
 
 
 # --- The command line ---------------------------------------------------------
@@ -282,17 +284,22 @@ def error_message(reason):
 # --- Connections --------------------------------------------------------------
 
 
-async def close_writer(writer, grace=3.0):
+async def close_writer(writer, grace=3.0, reader=None):
     """Close a connection and wait until it is closed, for at most `grace` seconds.
 
     `close()` first sends whatever the transport still holds, so a peer that never
     reads would keep `wait_closed()` waiting forever: past the timeout we `abort()`,
     which closes the socket at once and throws the unsent bytes away. Errors such as
     a reset are ignored: the connection is closed either way.
+
+    Given the connection's `reader` as well, it lingers first (see `linger()`), so
+    that the peer can read our last words.
     """
-    writer.close()
     try:
         async with asyncio.timeout(grace):
+            if reader is not None:
+                await linger(reader, writer)
+            writer.close()
             # shield(): when the timeout fires it cancels our wait, not the
             # stream's own "closed" future, which any later wait_closed() shares.
             await asyncio.shield(writer.wait_closed())
@@ -300,6 +307,29 @@ async def close_writer(writer, grace=3.0):
         writer.transport.abort()
     except OSError:
         pass  # ended by a reset or a broken pipe: closed all the same
+    finally:
+        writer.close()  # does nothing if closed; else we were cancelled: close now
+
+
+async def linger(reader, writer, seconds=LINGER):
+    """Say we are done, then read and discard until the peer is done too.
+
+    Closing a socket while bytes from the peer wait unread, or arrive later, makes
+    the operating system reset the connection, and a reset can destroy what we
+    sent last before the peer reads it. So: `write_eof()` (the peer reads an end of
+    file after our last bytes; TLS cannot do that), then read and throw away what
+    still comes, until the peer hangs up or `seconds` have passed.
+    """
+    if writer.transport.is_closing():
+        return  # reset, or closed already: nothing will come
+    try:
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(seconds):
+            while await reader.read(64 * 1024):
+                pass  # a request we will not answer: read only to avoid a reset
+    except (TimeoutError, OSError):
+        pass  # the peer took its time, or the connection broke: close anyway
 
 
 def on_shutdown_signal(callback):
@@ -325,16 +355,23 @@ def raise_open_file_limit():
     Every connection is an open file (a socket), and many systems start a process
     with a soft limit of 1,024: one more connection fails with "Too many open
     files". A process may raise its own soft limit up to the hard limit without
-    any privilege. Returns None where there is no such limit (Windows).
+    any privilege. macOS reports an unlimited hard limit, then refuses a soft limit
+    above caps of its own (`OPEN_MAX`, `kern.maxfilesperproc`): there we ask for
+    65,536, and for OPEN_MAX if that is refused. Returns None where there is no
+    such limit (Windows).
     """
     if resource is None:
         return None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 65536 if hard == resource.RLIM_INFINITY else hard
-    if soft != resource.RLIM_INFINITY and soft < wanted:
+    unlimited = hard == resource.RLIM_INFINITY
+    wanted_limits = (65536, OPEN_MAX) if unlimited else (hard,)  # the best first
+    for wanted in wanted_limits:
+        if soft == resource.RLIM_INFINITY or soft >= wanted:
+            break  # already as high as that
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            soft = wanted
-        except (ValueError, OSError):  # macOS caps it lower than "infinity"
-            pass
+        except (ValueError, OSError):
+            continue  # refused: try the next one
+        soft = wanted
+        break
     return soft
