@@ -201,3 +201,33 @@ def without_budget(path):
     """
     step = int(path.removesuffix(".py")[-2:])
     return ["--max-rate", "1000000", "--burst", "1000000"] if step >= 19 else []
+
+
+def tls_certificate(folder):
+    """A certificate for 127.0.0.1 from a throwaway authority (needs trustme).
+
+    Returns (certfile, keyfile, trusting): the server's two files in `folder`, and
+    a client's ssl.SSLContext that trusts the authority.
+    """
+    import ssl
+
+    import trustme
+
+    authority = trustme.CA()
+    issued = authority.issue_cert("127.0.0.1")
+    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
+    issued.cert_chain_pems[0].write_to_path(certfile)
+    issued.private_key_pem.write_to_path(keyfile)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    return str(certfile), str(keyfile), trusting
+
+
+def with_open_file_limit(command, limit):
+    """A command line that runs `command` with soft and hard limits of open files."""
+    setting = (
+        "import os, resource, sys;"
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit}));"
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
+    return [command[0], "-c", setting, *command]

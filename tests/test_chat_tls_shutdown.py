@@ -8,13 +8,14 @@ that never starts its handshake, and one that finishes it just after the signal.
 """
 
 import asyncio
+import contextlib
 import signal
 import socket
-import ssl
+import subprocess
 import time
 
 import pytest
-from chatwire import assert_quiet, connected, run
+from chatwire import assert_quiet, connected, run, tls_certificate
 from conftest import ServerProcess
 
 STEPS = [f"examples/chat/server{step}.py" for step in (18, 19, 20)]
@@ -25,17 +26,8 @@ EXIT_BOUND = 5.0  # seconds: the shutdown promises about 3 (CLOSE_TIMEOUT)
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
-    """A certificate for 127.0.0.1 from a throwaway authority: files and trust."""
-    trustme = pytest.importorskip("trustme")
-    authority = trustme.CA()
-    issued = authority.issue_cert("127.0.0.1")
-    folder = tmp_path_factory.mktemp("tls")
-    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
-    issued.cert_chain_pems[0].write_to_path(certfile)
-    issued.private_key_pem.write_to_path(keyfile)
-    trusting = ssl.create_default_context()
-    authority.configure_trust(trusting)
-    return str(certfile), str(keyfile), trusting
+    pytest.importorskip("trustme")
+    return tls_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def tls_server(path, certificate):
@@ -47,10 +39,8 @@ def seconds_to_exit(server, limit=3 * HANDSHAKE_TIMEOUT):
     """Send SIGTERM and time how long the server takes to exit (or `limit`)."""
     started = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # the caller sees the time
         server.process.wait(limit)
-    except Exception:
-        pass  # still running: the caller sees the time
     return time.monotonic() - started
 
 
@@ -96,10 +86,8 @@ async def shake_hands_late(server, trusting, delay):
                 heard = await reader.read()  # all it gets, until the end
         finally:
             writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await writer.wait_closed()
-            except OSError:
-                pass
     assert await member.receive_until_closed() == ([GOODBYE], False)
     await member.close()
     return heard, signalled
@@ -109,10 +97,8 @@ async def shake_hands_late(server, trusting, delay):
 def test_a_handshake_finished_after_the_signal_gets_no_service(path, certificate):
     with tls_server(path, certificate) as server:
         heard, signalled = run(shake_hands_late(server, certificate[2], delay=0.5))
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             server.process.wait(EXIT_BOUND)
-        except Exception:
-            pass
         took = time.monotonic() - signalled
         assert server.process.poll() == 0, f"still running {took:.1f} s after SIGTERM"
         # Closed during its handshake, or (if it slipped in) a goodbye and the end.
