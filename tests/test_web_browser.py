@@ -4,7 +4,8 @@ Against each of the five servers of examples/web/: two pages chat with each
 other; a message made of HTML shows as text and runs nothing; the page
 reconnects when its server comes back. A page may talk only to its own server
 on 127.0.0.1: any other request is refused, and fails the test. Screenshots of
-every page go to _build/test-artifacts/web/.
+every page go to _build/test-artifacts/web/. The browser must report no breach of
+the page's Content-Security-Policy.
 """
 
 import pytest
@@ -50,6 +51,7 @@ class ChatPages:
         page = context.new_page()
         page.set_default_timeout(WAIT)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self.check_console)
         page.on("websocket", lambda ws: self.check_websocket(origin, ws.url))
         page.goto(origin + "/")
         expect(page.locator("#status")).to_have_attribute("data-state", "offline")
@@ -68,6 +70,12 @@ class ChatPages:
         else:
             self.elsewhere.append(url)
             route.abort()
+
+    def check_console(self, message):
+        # The page needs no exception to its Content-Security-Policy: any
+        # refusal the browser reports is a bug.
+        if "Content Security Policy" in message.text:
+            self.errors.append(message.text)
 
     def check_websocket(self, origin, url):
         self.requested.add(url)

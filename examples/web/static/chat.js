@@ -10,22 +10,32 @@ const MAX_RETRY_MS = 8000; // then twice as long each time, up to this
 // on a larger one: check before sending. Bytes, not characters: in UTF-8 a
 // Chinese character takes 3 bytes, so 2000 characters may be 6000 bytes.
 const MAX_MESSAGE_BYTES = 4096;
+const MAX_CHARACTERS = 2000; // the page's own limit, so that nobody is surprised...
+const COUNTER_FROM = 1800; // ...with a counter that shows from this many on
+const NEAR_BOTTOM_PX = 40; // this close to the newest message counts as reading it
 
 const statusLine = document.querySelector("#status");
+const retryButton = document.querySelector("#retry-now");
 const joinForm = document.querySelector("#join-form");
 const sendForm = document.querySelector("#send-form");
 const messageInput = document.querySelector("#message");
 const sendButton = sendForm.querySelector("button");
-const messageList = document.querySelector("#messages");
+const counter = document.querySelector("#counter");
+const messageList = document.querySelector("#message-list");
+const scroller = document.querySelector("#messages"); // the list's scrolling box
+const jumpButton = document.querySelector("#jump-to-newest");
 
 let socket = null;
 let myName = "";
 let failedAttempts = 0; // connections lost or refused since the last success
+let retryTimer = null;
+let offlineSince = null; // when the open connection was lost, until the next one
+let focusWasInForm = true; // where to put the focus back when sending is allowed
 
 joinForm.addEventListener("submit", (event) => {
   event.preventDefault(); // stay on this page instead of submitting the form
   myName = joinForm.elements.name.value.trim();
-  if (!myName) return;
+  if (!myName) return; // the field's pattern asks for a letter or digit first
   document.querySelector("#me").textContent = myName;
   joinForm.hidden = true;
   sendForm.hidden = false;
@@ -38,73 +48,156 @@ sendForm.addEventListener("submit", (event) => {
   const text = messageInput.value;
   if (!text || socket === null || socket.readyState !== WebSocket.OPEN) return;
   const data = JSON.stringify({ sender: myName, message: text });
-  if (new TextEncoder().encode(data).length > MAX_MESSAGE_BYTES) {
+  if (
+    characterCount(text) > MAX_CHARACTERS ||
+    new TextEncoder().encode(data).length > MAX_MESSAGE_BYTES
+  ) {
     showStatus("connected", "connected; that message is too long to send");
     return; // keep the text, so it can be shortened
   }
   socket.send(data);
   messageInput.value = "";
+  showCounter();
   showStatus("connected", "connected");
 });
 
+messageInput.addEventListener("input", showCounter);
+
+function showCounter() {
+  // Characters as people count them: an emoji is one, not two UTF-16 units.
+  const left = MAX_CHARACTERS - characterCount(messageInput.value);
+  counter.hidden = MAX_CHARACTERS - left < COUNTER_FROM;
+  counter.textContent = left >= 0 ? `${left} left` : `${-left} too many`;
+  counter.classList.toggle("over", left < 0);
+  messageInput.setAttribute("aria-invalid", String(left < 0));
+}
+
+function characterCount(text) {
+  return [...text].length;
+}
+
 function connect() {
-  showStatus("connecting", "connecting...");
+  retryTimer = null;
+  retryButton.hidden = true;
+  // Said once: the retries after a failure leave the status as it is.
+  if (failedAttempts === 0) showStatus("connecting", "connecting...");
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   socket = new WebSocket(`${scheme}//${location.host}/chat`);
   socket.addEventListener("open", () => {
     failedAttempts = 0;
+    if (offlineSince !== null) showGap(offlineSince, new Date());
+    offlineSince = null;
     showStatus("connected", "connected");
     allowSending(true);
   });
   socket.addEventListener("message", (event) => showMessage(parse(event.data)));
   // "close" comes both when an open connection ends and when connecting fails.
   socket.addEventListener("close", (event) => {
+    const wasOpen = !messageInput.disabled;
     allowSending(false);
-    reconnectLater(event.reason);
+    if (wasOpen) {
+      offlineSince = new Date();
+      // Said once, through the live region; the retries below do not repeat it.
+      const why = event.reason ? ` (${event.reason})` : "";
+      showStatus("offline", `disconnected${why}; reconnecting`);
+    }
+    reconnectLater();
   });
 }
 
-function reconnectLater(reason) {
+function reconnectLater() {
   // Exponential backoff: while the server is down, try less and less often.
   // The random factor spreads out the clients that all lost it at once.
   const backoff = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** failedAttempts);
   const delay = backoff * (0.5 + Math.random() / 2);
   failedAttempts += 1;
-  const why = reason ? ` (${reason})` : "";
-  const seconds = (delay / 1000).toFixed(1);
-  showStatus("offline", `disconnected${why}; trying again in ${seconds} s`);
-  setTimeout(connect, delay);
+  if (offlineSince === null) showStatus("offline", "not connected; reconnecting");
+  retryButton.hidden = false; // no need to wait, if you know it is back
+  retryTimer = setTimeout(connect, delay);
 }
+
+function retryNow() {
+  if (retryTimer === null) return; // connected, or connecting already
+  clearTimeout(retryTimer);
+  connect();
+}
+
+retryButton.addEventListener("click", retryNow);
+window.addEventListener("online", retryNow); // the network is back
 
 function parse(data) {
   try {
-    return JSON.parse(data);
+    const parsed = JSON.parse(data);
+    if (parsed !== null && typeof parsed === "object") return parsed;
   } catch {
-    return { sender: "server", message: String(data) };
+    // not JSON: shown as it came, below
   }
+  return { sender: "server", message: String(data) };
 }
 
 function showMessage({ sender, message }) {
   const item = document.createElement("li");
   item.className = sender === "server" ? "message from-server" : "message";
-  const who = document.createElement("span");
+  // <bdi> and dir="auto": a name or a message in Arabic or Hebrew is laid out
+  // right to left on its own, without reordering what is around it.
+  const who = document.createElement("bdi");
   who.className = "sender";
-  who.textContent = `${sender}: `;
+  who.textContent = String(sender);
   const what = document.createElement("span");
   what.className = "text";
-  what.textContent = message;
-  item.append(who, what);
-  messageList.append(item); // chat.css fades it in
-  messageList.scrollTop = messageList.scrollHeight; // show the newest
+  what.dir = "auto";
+  what.textContent = String(message);
+  item.append(who, ": ", what);
+  addToList(item);
 }
+
+function showGap(from, to) {
+  const item = document.createElement("li");
+  item.className = "gap";
+  item.textContent =
+    `offline from ${from.toLocaleTimeString()} to ${to.toLocaleTimeString()}: ` +
+    "what was said meanwhile is not shown";
+  addToList(item);
+}
+
+function addToList(item) {
+  // Follow the newest message only if the reader was already there: someone
+  // reading older messages keeps their place, and gets a button instead.
+  const gap = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+  messageList.append(item); // chat.css fades it in
+  if (gap <= NEAR_BOTTOM_PX) {
+    scroller.scrollTop = scroller.scrollHeight;
+  } else {
+    jumpButton.hidden = false;
+  }
+}
+
+jumpButton.addEventListener("click", () => {
+  scroller.scrollTop = scroller.scrollHeight;
+});
+
+scroller.addEventListener("scroll", () => {
+  const gap = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+  if (gap <= NEAR_BOTTOM_PX) {
+    jumpButton.hidden = true; // caught up
+  }
+});
 
 function showStatus(state, text) {
   statusLine.dataset.state = state; // chat.css colours the dot by state
-  statusLine.textContent = text;
+  // A live region announces every change: change it only when there is news.
+  if (statusLine.textContent !== text) statusLine.textContent = text;
 }
 
 function allowSending(allowed) {
+  // Where the focus was, as the connection is lost (not when a retry fails).
+  if (!allowed && !messageInput.disabled) {
+    focusWasInForm = sendForm.contains(document.activeElement);
+  }
   messageInput.disabled = !allowed;
   sendButton.disabled = !allowed;
-  if (allowed) messageInput.focus();
+  // Back to the field only if the reader was there (or has just joined): one
+  // who moved to the messages, say, stays where they are.
+  const focusIsNowhere = document.activeElement === document.body;
+  if (allowed && focusWasInForm && focusIsNowhere) messageInput.focus();
 }
