@@ -1,7 +1,8 @@
 """Measure the chat's broadcast designs, and its receive loops, over real sockets.
 
     python examples/chat/bench_broadcast.py                # everything, about 40 s
-    python examples/chat/bench_broadcast.py --server examples/chat/server20.py
+    python examples/chat/bench_broadcast.py --server examples/chat/server20.py \
+        --server-options "--max-per-address 1000 --max-rate 1000000 --burst 1000000"
     python examples/chat/bench_broadcast.py --clients 1000 --messages 20 --receivers
     python examples/chat/bench_broadcast.py --designs queue await-each --receivers
     python examples/chat/bench_broadcast.py --designs       # the receive loops only
@@ -45,6 +46,8 @@ machine, the ranking much less.
 import argparse
 import asyncio
 import os
+import shlex
+import signal
 import socket
 import statistics
 import sys
@@ -76,9 +79,9 @@ class ServerProcess:
         self.command = [script, *options]
 
     @classmethod
-    def step(cls, path):
+    def step(cls, path, *options):
         """A step of the chat, such as examples/chat/server20.py, on a free port."""
-        return cls(path, "--port", "0")
+        return cls(path, "--port", "0", *options)
 
     @classmethod
     def design(cls, design):
@@ -88,7 +91,18 @@ class ServerProcess:
     @classmethod
     def receiver(cls, name):
         """server09.py, on a free port, with one of the receive loops of RECEIVERS."""
-        return cls(__file__, "--serve-step9-with", name)
+        server = cls(__file__, "--serve-step9-with", name)
+        server.tells_cpu = True  # see serve_step9_with()
+        return server
+
+    tells_cpu = False
+
+    async def precise_cpu_seconds(self):
+        """CPU time used so far, to the microsecond where the server can tell it."""
+        if not self.tells_cpu:
+            return self.cpu_seconds()
+        self.process.send_signal(signal.SIGUSR1)
+        return float(await self.process.stdout.readline())
 
     async def __aenter__(self):
         self.process = await asyncio.create_subprocess_exec(
@@ -250,14 +264,14 @@ async def measure_fairness(server_process, messages, size, patience):
 
 # server09.py's receiver, with four policies: how many frames it handles before
 # it yields to the other tasks (0: only when a read has to wait for the client).
-THIRD = step9.QUEUE_SIZE // 3  # a third of an outbox: 33 frames
+HALF, THIRD = step9.QUEUE_SIZE // 2, step9.QUEUE_SIZE // 3  # of an outbox
 RECEIVERS = {
     "no-yield": 0,
     "yield-each": 1,
-    "yield-every-8": 8,
     f"yield-every-{THIRD}": THIRD,
+    f"yield-every-{HALF}": HALF,
 }
-CHOSEN = f"yield-every-{THIRD}"  # the policy of steps 9 to 20
+CHOSEN = f"yield-every-{HALF}"  # the policy of steps 9 to 20
 
 
 def receive_loop(yield_every):
@@ -281,8 +295,13 @@ def receive_loop(yield_every):
 
 
 def serve_step9_with(name):
-    """Run server09.py on a free port, with the receive loop `name`."""
+    """Run server09.py on a free port, with the receive loop `name`.
+
+    On SIGUSR1 it prints the CPU time it has used, in seconds: finer than the
+    clock ticks of /proc, and it is the process's own figure.
+    """
     step9.receive_requests = receive_loop(RECEIVERS[name])  # serve_client's
+    signal.signal(signal.SIGUSR1, lambda *_: print(time.process_time(), flush=True))
     sys.argv = [step9.__file__, "--port", "0"]
     asyncio.run(step9.main())
 
@@ -295,7 +314,7 @@ def chats(first, count, room=ROOM):
     )
 
 
-async def measure_cost(server, members, messages, batch=50):
+async def measure_cost(server, members, messages, batch):
     """The server's CPU microseconds per delivery in a room of `members`.
 
     One member sends `messages` chats, `batch` of them in each write (many
@@ -305,7 +324,7 @@ async def measure_cost(server, members, messages, batch=50):
     crowd = await join_many(server, members, prefix=f"room{members}-")
     talker, listeners = crowd[0], crowd[1:]
     try:
-        cpu_before = server.cpu_seconds()
+        cpu_before = await server.precise_cpu_seconds()
         async with asyncio.TaskGroup() as tasks:
             for listener in listeners:
                 tasks.create_task(listener.receive(messages))
@@ -313,7 +332,7 @@ async def measure_cost(server, members, messages, batch=50):
                 count = min(batch, messages - first)
                 talker.writer.write(chats(first, count))
                 await talker.receive(count)
-        cpu_after = server.cpu_seconds()
+        cpu_after = await server.precise_cpu_seconds()
     finally:
         await close_all(crowd)
     if cpu_before is None or cpu_after is None:
@@ -380,7 +399,8 @@ async def compare_receivers(args):
             async with ServerProcess.receiver(name) as server:
                 for size in args.rooms:
                     messages = args.deliveries // size
-                    costs[name][size].append(await measure_cost(server, size, messages))
+                    cost = await measure_cost(server, size, messages, args.batch)
+                    costs[name][size].append(cost)
     outcomes = {}
     for name in args.receivers:
         async with ServerProcess.receiver(name) as server:
@@ -479,7 +499,8 @@ async def compare_designs(args):
     rows = [["design", "deliveries", "seconds", "CPU us each", "fairness", "peak MB"]]
     servers = {design: ServerProcess.design(design) for design in args.designs}
     if args.server:
-        servers[Path(args.server).name] = ServerProcess.step(args.server)
+        options = shlex.split(args.server_options)
+        servers[Path(args.server).name] = ServerProcess.step(args.server, *options)
     for name, server in servers.items():
         seconds, cpu = await measure_speed(server, args.clients, args.messages)
         got, peak = await measure_fairness(
@@ -508,7 +529,7 @@ async def main(args):
             f" fairness: {args.stuck_messages} messages of {args.stuck_size} bytes"
             f" to 3 readers and a stuck client, {args.patience:g} s allowed\n"
         )
-        print(designs)
+        print(designs, flush=True)  # before the receive loops' lines on stderr
     if args.receivers:
         costs, outcomes = await compare_receivers(args)
         print(
@@ -542,6 +563,12 @@ def parse_command_line():
         help="also measure this server, e.g. examples/chat/server20.py",
     )
     parser.add_argument(
+        "--server-options",
+        default="",
+        help="options for --server, in one string; for server20.py, lift the limits"
+        " on one address: '--max-per-address 1000 --max-rate 1000000 --burst 1000000'",
+    )
+    parser.add_argument(
         "--stuck-messages", type=int, default=200, help="fairness test (default 200)"
     )
     parser.add_argument(
@@ -562,7 +589,7 @@ def parse_command_line():
         help="receive loops to compare (default all; none: skip the comparison)",
     )
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs of each receive loop (default 3)"
+        "--repeat", type=int, default=5, help="runs of each receive loop (default 5)"
     )
     parser.add_argument(
         "--rooms",
@@ -574,8 +601,14 @@ def parse_command_line():
     parser.add_argument(
         "--deliveries",
         type=int,
-        default=60_000,
-        help="deliveries for each CPU cost (default 60000)",
+        default=30_000,
+        help="deliveries for each CPU cost (default 30000)",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=50,
+        help="chats in each write, for the CPU cost (default 50)",
     )
     parser.add_argument(
         "--burst", type=int, default=300, help="chats in one write (default 300)"

@@ -39,7 +39,7 @@ from utils import (
 )
 
 QUEUE_SIZE = 100  # messages waiting for a client before it is cut off
-FRAMES_PER_TURN = QUEUE_SIZE // 3  # frames handled in a row, at most
+FRAMES_PER_TURN = QUEUE_SIZE // 2  # frames handled in a row, at most
 
 USERS = {}  # username -> Client, for every connected user
 ROOMS = defaultdict(set)  # room name -> the Clients in it

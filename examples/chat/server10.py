@@ -38,7 +38,7 @@ from utils import (
 )
 
 QUEUE_SIZE = 100  # messages waiting for a client before it is dropped
-FRAMES_PER_TURN = QUEUE_SIZE // 3  # frames handled in a row, at most
+FRAMES_PER_TURN = QUEUE_SIZE // 2  # frames handled in a row, at most
 WRITE_BUFFER_HIGH = 64 * 1024  # bytes a transport holds before drain() waits
 SEND_TIMEOUT = 10.0  # seconds a client may take to accept what we send it
 CLOSE_TIMEOUT = 3.0  # seconds to flush and close a connection before aborting it

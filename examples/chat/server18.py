@@ -155,7 +155,7 @@ class ChatServer:
     async def receive_requests(self, client):
         """Handle the client's frames until it leaves or has to be cut off."""
         try:
-            turn = max(1, self.queue_size // 3)  # frames in a row, at most
+            turn = max(1, self.queue_size // 2)  # frames in a row, at most
             handled = 0
             while (payload := await self.next_frame(client)) is not None:
                 self.handle_frame(client, payload)

@@ -251,7 +251,7 @@ class ChatServer:
         """Handle the client's frames until it leaves or has to be cut off."""
         budget = TokenBucket(self.max_rate, self.burst, time.monotonic())
         try:
-            turn = max(1, self.queue_size // 3)  # frames in a row, at most
+            turn = max(1, self.queue_size // 2)  # frames in a row, at most
             handled = 0
             while (payload := await self.next_frame(client)) is not None:
                 self.handle_frame(client, payload)
