@@ -1,6 +1,6 @@
 """Measure the chat's broadcast designs, and its receive loops, over real sockets.
 
-    python examples/chat/bench_broadcast.py                # everything, about 40 s
+    python examples/chat/bench_broadcast.py                # everything, about 45 s
     python examples/chat/bench_broadcast.py --server examples/chat/server20.py \
         --server-options "--max-per-address 1000 --max-rate 1000000 --burst 1000000"
     python examples/chat/bench_broadcast.py --clients 1000 --messages 20 --receivers
@@ -24,11 +24,13 @@ own with `server08.py --broadcast DESIGN`. Two measurements:
 Then the receive loop of step 9 (server09.py, run from this file with its
 `receive_requests` replaced), with four policies for when to let the other
 tasks run while many frames are already buffered: never, after each frame, or
-every 8 or 33 frames. For each, three measurements:
+every 33 or 50 frames (a third or a half of an outbox). For each, three
+measurements:
 
-1. CPU per delivery, as a ratio to "no-yield": a member writes 50 chats at a
-   time to rooms of 4 and of 100; each policy in turn, --repeat times, the
-   median and the range of the ratios.
+1. CPU per delivery, as a ratio to "no-yield": a member writes --batch chats
+   (20) at a time to rooms of 4 and of 100; each policy in turn, --repeat (5)
+   times, the median and the range of the ratios. These servers report their
+   own CPU time, to the microsecond.
 2. A burst: one member of a room of 4 writes 300 chats at once. How many of
    the members were dropped?
 3. A stall: one client writes 40,000 tiny invalid frames at once; the worst
@@ -38,7 +40,7 @@ It ends with a verdict: does the policy steps 9 to 20 use cost at most
 --max-extra-cost percent more CPU per delivery than no yield at all? The exit
 status is 1 if not.
 
-Everything runs on this machine (127.0.0.1), in about 40 seconds with the
+Everything runs on this machine (127.0.0.1), in about 45 seconds with the
 defaults (a minute with --server); numbers vary from run to run and machine to
 machine, the ranking much less.
 """
@@ -535,7 +537,8 @@ async def main(args):
         print(
             f"\nreceive loops of server09.py: CPU per delivery as a ratio to no-yield,"
             f" median (min-max) of {args.repeat} runs, {args.deliveries} deliveries"
-            f" each; a burst of {args.burst} chats in one write to a room of 4;"
+            f" each, {args.batch} chats a write; a burst of {args.burst} chats in"
+            f" one write to a room of 4;"
             f" a probe's worst round trip while {args.tiny_frames} tiny frames"
             f" are handled\n"
         )
@@ -607,8 +610,8 @@ def parse_command_line():
     parser.add_argument(
         "--batch",
         type=int,
-        default=50,
-        help="chats in each write, for the CPU cost (default 50)",
+        default=20,
+        help="chats in each write, for the CPU cost (default 20)",
     )
     parser.add_argument(
         "--burst", type=int, default=300, help="chats in one write (default 300)"
