@@ -17,6 +17,8 @@ either signal starts an orderly shutdown:
    after whatever its outbox still held, and its connection is closed, in
    CLOSE_TIMEOUT seconds at most (close_connection(), as for any client).
 4. main() returns once every connection is closed, and the process exits 0.
+   A connection that reaches serve_client() after the signal (accepted just
+   before server.close()) gets the goodbye at once: SHUTTING_DOWN is set.
 
 CLIENTS holds every connection, named or not, and the task serving it, so that
 the goodbyes reach every client, and main() can wait for them all.

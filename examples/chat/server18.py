@@ -18,6 +18,12 @@ A client that does not speak TLS, or does not trust our certificate, fails the
 handshake before serve_client() ever sees it; `ssl_handshake_timeout` bounds how
 long one may take. In debug mode asyncio reports each failure with a traceback;
 `log_failed_handshakes()` turns that into one line of log.
+
+A connection in the middle of its handshake is not in `self.clients` yet, but
+on Python 3.12 and later the server waits for it when it closes. So main()
+calls `loop.create_server()` with a protocol factory of our own,
+`ChatServer.new_connection()`, which notes the task making each handshake;
+shutdown() cancels those still in progress, which closes their connections.
 """
 
 import asyncio

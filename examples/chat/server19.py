@@ -6,18 +6,25 @@ Everything a client can make the server hold is now bounded:
 
 - --max-clients: past this many connections at once, a newcomer gets
   `{"action": "error", "reason": "server full, try again later"}` and is
-  disconnected, before it costs more than a moment.
+  disconnected, before it costs more than a moment. TLS handshakes in progress
+  count too: past the limit, a new one is closed before it starts.
+- --max-per-address: past this many connections from one IP address, a
+  newcomer gets "too many connections from your address".
+- --login-timeout: a connection that has not sent "connect" within this many
+  seconds is dropped, with a reason.
 - open files: every connection is an open file (a socket), and many systems
   start a process with a soft limit of 1,024 of them; past it, accepting fails
   with "Too many open files". `raise_open_file_limit()` (utils.py) lifts the
   soft limit to the hard one, and the server serves no more clients than that
-  allows, keeping SPARE_FILES for itself.
+  allows, keeping SPARE_FILES: a whole accept burst (BACKLOG), and more for
+  itself. If accepting fails all the same, LoopErrors logs it once a second,
+  with a count, instead of thousands of times.
 - rooms: a client may be in at most MAX_ROOMS_PER_CLIENT rooms.
 - frames: each client has a budget, --max-rate frames a second and --burst at
   once (TokenBucket); past it, the server waits before reading its next frame,
   so a fast sender is slowed down by its own socket, and never dropped.
 - the listening socket's backlog: how many connections the system queues for
-  us while we are busy accepting others (100 by default; 1,024 here).
+  us while we are busy accepting others (100 by default; 128 here).
 
 (Message sizes, outboxes and silence were bounded in steps 3, 10 and 11.)
 """

@@ -18,12 +18,15 @@ What it does, and the step that taught it:
 - a TaskGroup per connection, errors sorted out with except* (12, 13)
 - SIGINT or SIGTERM: stop accepting, say goodbye to everyone, flush, exit 0 (14)
 - logging (15), a ChatServer class (16), command-line options (17), TLS (18),
-  limits on connections, open files, rooms and each sender's rate (19)
+  limits on connections (in all, per address, time to log in), open files,
+  rooms and each sender's rate (19)
 
 New here: statistics. The server counts what it does (connections, messages
-queued, requests refused, clients dropped); `--status-every SECONDS` logs those
-figures regularly, from a task that runs beside the server in main()'s
-TaskGroup, and the totals are logged when the server stops.
+queued, requests refused, clients dropped, failed TLS handshakes);
+`--status-every SECONDS` logs those figures regularly, from a task that runs
+beside the server in main()'s TaskGroup, and the totals are logged when the
+server stops. The shutdown runs in a `finally`: if that task failed, the
+connections are still closed (Python 3.12 and later would wait for them).
 """
 
 import asyncio
