@@ -10,6 +10,11 @@ import asyncio
 import contextlib
 import http.client
 import json
+import os
+import re
+import socket
+import time
+from pathlib import Path
 
 from conftest import ServerProcess
 from websockets.asyncio.client import connect
@@ -159,3 +164,142 @@ async def crowd_chat(server, clients=200):
     heard = await asyncio.gather(*(receive(ws) for ws in crowd))
     assert heard == [{"sender": "first", "message": "hello, everyone"}] * clients
     await close_all(crowd)
+
+
+# --- raw clients, for what the websockets client would not do -------------------
+# A client that never reads, and one that writes a thousand frames in one go:
+# the websockets client reads whatever arrives, and writes frame by frame.
+
+
+def handshake_request(server):
+    """The HTTP request that opens a WebSocket at /chat, as bytes."""
+    return (
+        f"GET /chat HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+
+
+def masked_frame(text):
+    """A text frame as a client must send it: masked (RFC 6455, section 5.3)."""
+    payload = text.encode()
+    assert len(payload) < 126, "a short frame: a one-byte length"
+    mask = os.urandom(4)
+    masked = bytes(byte ^ mask[n % 4] for n, byte in enumerate(payload))
+    return bytes([0x81, 0x80 | len(payload)]) + mask + masked
+
+
+def stuck_client(server):
+    """A client that completes the handshake and then never reads.
+
+    Its receive buffer is 4 KiB, set before connecting (the TCP window is
+    agreed then): what the server sends soon fills it, then the server's own
+    buffers. Returns the blocking socket; the caller closes it.
+    """
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(TIMEOUT)
+    sock.connect((server.host, server.port))
+    sock.sendall(handshake_request(server))
+    response = b""
+    while b"\r\n\r\n" not in response:  # the 101 response, and maybe more
+        chunk = sock.recv(1)  # byte by byte: read nothing past the headers
+        assert chunk, "the server closed the connection during the handshake"
+        response += chunk
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock
+
+
+def read_until_closed(sock, timeout=TIMEOUT):
+    """Everything the server sends until it ends the connection (EOF or reset).
+
+    Raises TimeoutError if the connection is still open after `timeout`.
+    """
+    received = bytearray()
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return bytes(received)
+        except TimeoutError:
+            break
+        if not chunk:
+            return bytes(received)
+        received += chunk
+    raise TimeoutError(f"still open after {timeout} s ({len(received)} bytes read)")
+
+
+def close_code_in(data):
+    """The code of the close frame among the server's frames in `data`, or None.
+
+    Server frames are not masked: a header of 2 bytes, then 2 or 8 more for a
+    length over 125, then the payload. A close frame's payload starts with the
+    code, 2 bytes.
+    """
+    position = 0
+    while position + 2 <= len(data):
+        opcode, length = data[position] & 0x0F, data[position + 1] & 0x7F
+        position += 2
+        if length == 126:
+            length = int.from_bytes(data[position : position + 2], "big")
+            position += 2
+        elif length == 127:
+            length = int.from_bytes(data[position : position + 8], "big")
+            position += 8
+        if opcode == 0x8 and length >= 2 and position + 2 <= len(data):
+            return int.from_bytes(data[position : position + 2], "big")
+        position += length
+    return None
+
+
+def server_side_state(server, client_sock):
+    """The TCP state of the server's end of this client's connection, or None.
+
+    Read from /proc/net/tcp (Linux): "ESTABLISHED" while the server keeps the
+    connection; once the server has dropped it, the end lingers a while as
+    "FIN_WAIT1" (the kernel still tries to deliver what was sent), or is gone.
+    """
+    states = {"01": "ESTABLISHED", "04": "FIN_WAIT1", "05": "FIN_WAIT2", "07": "CLOSE"}
+    client_port = client_sock.getsockname()[1]
+    with open("/proc/net/tcp") as table:
+        next(table)  # the column names
+        for line in table:
+            local, remote, state = line.split()[1:4]
+            if local.endswith(f":{server.port:04X}") and remote.endswith(
+                f":{client_port:04X}"
+            ):
+                return states.get(state, state)
+    return None
+
+
+def send_queue_bytes(server, client_sock):
+    """Bytes the server's kernel holds for this client, not yet acknowledged."""
+    client_port = client_sock.getsockname()[1]
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            if fields[1].endswith(f":{server.port:04X}") and fields[2].endswith(
+                f":{client_port:04X}"
+            ):
+                return int(fields[4].split(":")[0], 16)  # tx_queue
+    return 0
+
+
+def memory_kib(server):
+    """The server process's resident memory (VmRSS, Linux), in KiB."""
+    status = Path(f"/proc/{server.process.pid}/status").read_text()
+    return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)[1])
+
+
+async def raw_client(server):
+    """An asyncio stream at /chat, past the handshake: (reader, writer)."""
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(handshake_request(server))
+    async with asyncio.timeout(TIMEOUT):
+        response = await reader.readuntil(b"\r\n\r\n")
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return reader, writer

@@ -27,6 +27,8 @@ import contextlib
 import json
 import logging
 import signal
+import socket
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -51,6 +53,11 @@ SECURITY_HEADERS = {
 MAX_MESSAGE_BYTES = 4096  # larger WebSocket messages end the connection (1009)
 PING_INTERVAL = 20  # seconds; a client that misses a ping is disconnected
 WELCOME = {"sender": "server", "message": "You are connected"}
+SEND_TIMEOUT = 10.0  # seconds a client's data may wait to go out before we drop it
+MAX_RATE = 20.0  # messages a second that one client may send, on average...
+BURST = 200  # ...and how many at once (a pasted text, say)
+GOODBYE_TIMEOUT = 3.0  # seconds the clients get to answer our goodbye
+KERNEL_SEND_BUFFER = 64 * 1024  # bytes the system may hold for each connection
 # Where else the page may be served, as origins ("http://localhost:8000"), from
 # --allow; the address the server listens on is always allowed.
 ALLOWED_ORIGINS = set()
@@ -105,8 +112,9 @@ PUBLISHERS = {
 }
 
 # Keys for what the application keeps (aiohttp warns about plain string keys).
-CLIENTS = web.AppKey("clients", set)
+CLIENTS = web.AppKey("clients", dict)  # each WebSocket, and its connection
 PUBLISH = web.AppKey("publish", object)
+LIMITS = web.AppKey("limits", argparse.Namespace)  # max_rate, burst, send_timeout
 
 
 # --- the handlers ---------------------------------------------------------------
@@ -123,9 +131,11 @@ async def chat(request):
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=PING_INTERVAL)
     await ws.prepare(request)  # the handshake
     clients, publish = request.app[CLIENTS], request.app[PUBLISH]
+    limits = request.app[LIMITS]
+    budget = TokenBucket(limits.max_rate, limits.burst)
     try:
         await ws.send_json(WELCOME)
-        clients.add(ws)
+        clients[ws] = request.transport  # for drop_stuck_clients
         async for msg in ws:  # ends when the connection closes
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue  # WSMsgType.ERROR: too big, say; the connection is closing
@@ -135,10 +145,15 @@ async def chat(request):
                 await ws.send_json({"sender": "server", "message": f"error: {error}"})
             else:
                 await publish(clients, json.dumps(message))
+            # Let the others run between messages, and wait if over budget
+            # (aiohttp then stops reading this client: backpressure).
+            await budget.spend()
+            if ws.closed:
+                break  # it left, or we are closing: relay no more of its backlog
     except ConnectionResetError:
         pass  # the client left while we were writing to it
     finally:
-        clients.discard(ws)
+        clients.pop(ws, None)
     return ws
 
 
@@ -200,11 +215,66 @@ def parse_chat_message(data):
 
 async def say_goodbye(app):
     """on_shutdown: close every WebSocket with 1001 (going away), all at once."""
-    async with asyncio.TaskGroup() as tasks:
-        for ws in set(app[CLIENTS]):
-            tasks.create_task(
-                ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
-            )
+    clients = app[CLIENTS]
+    try:
+        async with asyncio.timeout(GOODBYE_TIMEOUT), asyncio.TaskGroup() as tasks:
+            for ws in list(clients):
+                tasks.create_task(
+                    ws.close(
+                        code=WSCloseCode.GOING_AWAY, message=b"server shutting down"
+                    )
+                )
+    except TimeoutError:
+        # Our close waits behind what a client that stopped reading never took.
+        for transport in clients.values():
+            transport.abort()
+
+
+class TokenBucket:
+    """A budget of messages: `burst` at once, then `rate` a second on average.
+
+    The same as in asgi_chat.py: spending waits while the budget is spent.
+    """
+
+    def __init__(self, rate, burst):
+        self.rate, self.burst = rate, burst
+        self.tokens = burst  # what can be spent now; negative: owed
+        self.updated = time.monotonic()
+
+    async def spend(self):
+        """Take one token; wait until it has been earned, if need be."""
+        now = time.monotonic()
+        earned = (now - self.updated) * self.rate
+        self.tokens = min(self.burst, self.tokens + earned) - 1
+        self.updated = now
+        await asyncio.sleep(max(0.0, -self.tokens / self.rate))
+
+
+async def dropping_stuck_clients(app):
+    """cleanup_ctx: run drop_stuck_clients while the application runs."""
+    dropper = asyncio.create_task(
+        drop_stuck_clients(app[CLIENTS], app[LIMITS].send_timeout)
+    )
+    yield
+    dropper.cancel()
+
+
+async def drop_stuck_clients(clients, send_timeout):
+    """Abort the connections whose data has waited to go out for too long.
+
+    A client that has stopped reading makes every send to it wait, and its
+    close too; aiohttp's heartbeat only marks it closed, with transport.close(),
+    which waits to send what is buffered. abort() drops it, buffer and all.
+    """
+    waiting_since = {}
+    while True:
+        await asyncio.sleep(send_timeout / 4)
+        now = time.monotonic()
+        waiting = [t for t in clients.values() if t.get_write_buffer_size() > 0]
+        waiting_since = {t: waiting_since.get(t, now) for t in waiting}
+        for transport, since in waiting_since.items():
+            if now - since >= send_timeout:
+                transport.abort()
 
 
 async def add_security_headers(request, response):
@@ -212,29 +282,37 @@ async def add_security_headers(request, response):
     response.headers.update(SECURITY_HEADERS)
 
 
-def make_app(publish):
+def make_app(publish, limits=None):
     app = web.Application(middlewares=[refuse_other_hosts])
-    app[CLIENTS] = set()
+    app[CLIENTS] = {}
     app[PUBLISH] = publish
+    app[LIMITS] = limits or argparse.Namespace(
+        max_rate=MAX_RATE, burst=BURST, send_timeout=SEND_TIMEOUT
+    )
     app.router.add_get("/", index)
     app.router.add_get("/chat", chat)
     app.router.add_static("/static/", STATIC)
     app.on_response_prepare.append(add_security_headers)
     app.on_shutdown.append(say_goodbye)
+    app.cleanup_ctx.append(dropping_stuck_clients)
     return app
 
 
 # --- running it -------------------------------------------------------------------
 
 
-async def serve(host, port, publish):
+async def serve(host, port, publish, limits=None):
     """Serve the chat until SIGINT or SIGTERM, then shut down cleanly."""
     # Catch the signals before saying we listen: one sent right after that line
     # must stop the server cleanly, not kill it.
     stop = event_set_by_signals(signal.SIGINT, signal.SIGTERM)
-    runner = web.AppRunner(make_app(publish))
+    # shutdown_timeout: how long cleanup() waits for the handlers (default 60 s).
+    runner = web.AppRunner(make_app(publish, limits), shutdown_timeout=GOODBYE_TIMEOUT)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    listening = socket.create_server((host, port))
+    # See asgi_chat.limit_kernel_buffers: connections inherit this.
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER)
+    site = web.SockSite(runner, listening)
     await site.start()
     host, port = runner.addresses[0][:2]  # the real port, even with --port 0
     print(f"listening on {host}:{port}", flush=True)
@@ -272,6 +350,12 @@ def parse_args():
         metavar="ORIGIN",
         help="another address of the page, such as http://localhost:8000 (repeatable)",
     )
+    limits = parser.add_argument_group("limits for each client")
+    limits.add_argument("--max-rate", type=float, default=MAX_RATE, help="messages/s")
+    limits.add_argument("--burst", type=int, default=BURST, help="messages at once")
+    limits.add_argument(
+        "--send-timeout", type=float, default=SEND_TIMEOUT, help="seconds"
+    )
     return parser.parse_args()
 
 
@@ -287,7 +371,7 @@ def main():
     args = parse_args()
     ALLOWED_ORIGINS.update(args.allow)
     logging.basicConfig(level=logging.INFO)  # aiohttp logs each request
-    asyncio.run(serve(args.host, args.port, PUBLISHERS[args.publish]))
+    asyncio.run(serve(args.host, args.port, PUBLISHERS[args.publish], args))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ import asyncio
 import contextlib
 import json
 import signal
+import socket
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -67,7 +69,12 @@ SECURITY_HEADERS = [
 ]
 MAX_MESSAGE_BYTES = 4096  # larger WebSocket messages end the connection (1009)
 MAX_BACKLOG = 1000  # messages waiting for one client before it counts as too slow
-GOODBYE_TIMEOUT = 5.0  # seconds the clients get to answer our goodbye
+SEND_TIMEOUT = 10.0  # seconds one message may wait to go out before we give up
+MAX_RATE = 20.0  # messages a second that one client may send, on average...
+BURST = 200  # ...and how many at once (a pasted text, say)
+GOODBYE_TIMEOUT = 3.0  # seconds the clients get to answer our goodbye
+DROP_AFTER = 2.0  # seconds a closing connection gets to send what it holds
+KERNEL_SEND_BUFFER = 64 * 1024  # bytes the system may hold for each connection
 WELCOME = {"sender": "server", "message": "You are connected"}
 # Where else the page may be served, as origins such as "http://localhost:8000" or
 # "https://chat.example.com": main() adds those given with --allow. The address
@@ -173,14 +180,21 @@ async def chat_websocket(scope, receive, send):
         await send({"type": "websocket.close"})
         return
     await send({"type": "websocket.accept"})
-    client = Client(send)
+    client = Client(send, CHAT.send_timeout)
     client.deliver(WELCOME)
     CHAT.join(client)
     try:
         async with asyncio.TaskGroup() as tasks:
             writer = tasks.create_task(client.write_outbox())
-            await relay_messages(client, receive)
-            writer.cancel()  # the client has left: what it has not got is moot
+            reader = tasks.create_task(relay_messages(client, receive))
+            # When one ends, so does the other. The reader ends when the client
+            # leaves: what it has not got is moot. The writer ends once it has
+            # sent our close, or found the client gone: there is nobody to
+            # read for (and what it sent before may still be queued for us).
+            reader.add_done_callback(lambda _: writer.cancel())
+            writer.add_done_callback(lambda _: reader.cancel())
+    except* TooSlow:
+        pass  # we gave up on it; ChatServer drops the connection (see there)
     finally:
         CHAT.leave(client)
 
@@ -237,6 +251,7 @@ def request_header(scope, name):
 
 async def relay_messages(client, receive):
     """Broadcast each message the client sends, until it disconnects."""
+    budget = TokenBucket(CHAT.max_rate, CHAT.burst)
     while (event := await receive())["type"] == "websocket.receive":
         try:
             message = parse_chat_message(event.get("text"))
@@ -244,6 +259,10 @@ async def relay_messages(client, receive):
             client.deliver({"sender": "server", "message": f"error: {error}"})
         else:
             CHAT.broadcast(message)
+        # Always a pause, if only to let the writers run: one read from the
+        # network may hold a thousand messages, and receive() hands us each of
+        # them without waiting. A longer one if this client is over its budget.
+        await budget.spend()
     # The loop ends on "websocket.disconnect": the client left, or we closed it.
 
 
@@ -267,6 +286,32 @@ def parse_chat_message(text):
     return {"sender": sender, "message": message}
 
 
+class TokenBucket:
+    """A budget of messages: `burst` at once, then `rate` a second on average.
+
+    Spending waits while the budget is spent. A client's reader spends before
+    reading the next message: a flooder is slowed to its budget, and since it
+    is not read, its own socket fills up, and its writes wait (backpressure).
+    """
+
+    def __init__(self, rate, burst):
+        self.rate, self.burst = rate, burst
+        self.tokens = burst  # what can be spent now; negative: owed
+        self.updated = time.monotonic()
+
+    async def spend(self):
+        """Take one token; wait until it has been earned, if need be."""
+        now = time.monotonic()
+        earned = (now - self.updated) * self.rate
+        self.tokens = min(self.burst, self.tokens + earned) - 1
+        self.updated = now
+        await asyncio.sleep(max(0.0, -self.tokens / self.rate))
+
+
+class TooSlow(Exception):
+    """A client took more than its send timeout to accept one message."""
+
+
 class Client:
     """One WebSocket connection at /chat, and its outbox.
 
@@ -275,8 +320,9 @@ class Client:
     order, and nothing is sent after the close.
     """
 
-    def __init__(self, send):
+    def __init__(self, send, send_timeout=SEND_TIMEOUT):
         self.send = send
+        self.send_timeout = send_timeout
         self.outbox = asyncio.Queue()
         self.closing = False
 
@@ -298,11 +344,19 @@ class Client:
             self.outbox.put_nowait(event)
 
     async def write_outbox(self):
-        """Send the queued events in order, until the close."""
+        """Send the queued events in order, until the close.
+
+        A client that has stopped reading makes send() wait for good: its close
+        would never get through either. So past the send timeout, give up on it
+        (TooSlow ends the connection's handler).
+        """
         while True:
             event = await self.outbox.get()
             try:
-                await self.send(event)
+                async with asyncio.timeout(self.send_timeout):
+                    await self.send(event)
+            except TimeoutError:  # (first: TimeoutError is a kind of OSError)
+                raise TooSlow from None
             except OSError:  # the client is gone; the server tells the reader too
                 return
             if event["type"] == "websocket.close":
@@ -316,6 +370,14 @@ class Chat:
         self.clients = set()
         self.everyone_left = asyncio.Event()
         self.everyone_left.set()
+        # The limits for each client; main() sets them from the command line.
+        self.set_limits(MAX_RATE, BURST, SEND_TIMEOUT)
+
+    def set_limits(self, max_rate, burst, send_timeout):
+        """What one client may send (see TokenBucket), and how long it may
+        take to receive one message before we give up on it."""
+        self.max_rate, self.burst = max_rate, burst
+        self.send_timeout = send_timeout
 
     def join(self, client):
         self.clients.add(client)
@@ -352,7 +414,32 @@ class ChatServer(uvicorn.Server):
         if self.started:  # False if, say, the port was taken
             # With --port 0 the system picks the port: ask the listening socket.
             host, port = self.servers[0].sockets[0].getsockname()[:2]
+            limit_kernel_buffers(self.servers[0].sockets)
             print(f"listening on {host}:{port}", flush=True)
+            self.dropper = asyncio.create_task(self.drop_stuck_connections())
+
+    async def drop_stuck_connections(self):
+        """Drop the connections that were closed but cannot finish closing.
+
+        uvicorn closes a connection with transport.close(), which first sends
+        whatever is buffered: to a client that has stopped reading, never. Such a
+        connection would stay open for good (and SIGTERM wait for it). The
+        application cannot end a connection, only ask; the server can: abort()
+        drops it at once, with what is buffered.
+        """
+        closing_since = {}
+        while True:
+            await asyncio.sleep(DROP_AFTER / 4)
+            now = time.monotonic()
+            closing = [
+                connection.transport
+                for connection in self.server_state.connections
+                if connection.transport.is_closing()
+            ]
+            closing_since = {t: closing_since.get(t, now) for t in closing}
+            for transport, since in closing_since.items():
+                if now - since >= DROP_AFTER:
+                    transport.abort()
 
     async def shutdown(self, sockets=None):
         # uvicorn would close every WebSocket with code 1012 (service restart).
@@ -365,6 +452,19 @@ class ChatServer(uvicorn.Server):
             async with asyncio.timeout(GOODBYE_TIMEOUT):
                 await CHAT.everyone_left.wait()
         await super().shutdown(sockets=sockets)
+        self.dropper.cancel()
+
+
+def limit_kernel_buffers(listening_sockets):
+    """Cap what the system buffers for each connection these sockets accept.
+
+    By default Linux lets a connection's send buffer grow to 4 MiB: a client
+    that stops reading can be sent that much before send() waits, and it can
+    take minutes at chat speed. A chat needs far less in flight. (Connections
+    inherit the option from the listening socket.)
+    """
+    for listening in listening_sockets:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER)
 
 
 def exit_quietly_after_signals():
@@ -381,7 +481,16 @@ def exit_quietly_after_signals():
 
 def run_server(app, host, port):
     """Serve an ASGI application with uvicorn until SIGINT or SIGTERM."""
-    config = uvicorn.Config(app, host=host, port=port, ws_max_size=MAX_MESSAGE_BYTES)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws_max_size=MAX_MESSAGE_BYTES,
+        # How long shutdown waits for the connections to end before it gives
+        # up on them and cancels their handlers. uvicorn's default is to wait
+        # for ever; it comes after our goodbye, see ChatServer.shutdown().
+        timeout_graceful_shutdown=GOODBYE_TIMEOUT,
+    )
     exit_quietly_after_signals()
     ChatServer(config).run()
 
@@ -398,7 +507,27 @@ def parse_args(description):
         metavar="ORIGIN",
         help="another address of the page, such as http://localhost:8000 (repeatable)",
     )
+    add_limit_options(parser)
     return parser.parse_args()
+
+
+def add_limit_options(parser):
+    limits = parser.add_argument_group("limits for each client")
+    limits.add_argument(
+        "--max-rate",
+        type=float,
+        default=MAX_RATE,
+        help=f"messages a second, on average (default {MAX_RATE:g})",
+    )
+    limits.add_argument(
+        "--burst", type=int, default=BURST, help=f"messages at once (default {BURST})"
+    )
+    limits.add_argument(
+        "--send-timeout",
+        type=float,
+        default=SEND_TIMEOUT,
+        help=f"seconds a client may take to accept one message ({SEND_TIMEOUT:g})",
+    )
 
 
 def origin_argument(text):
@@ -412,6 +541,7 @@ def origin_argument(text):
 def main():
     args = parse_args(description=__doc__.splitlines()[0])
     ALLOWED_ORIGINS.update(args.allow)
+    CHAT.set_limits(args.max_rate, args.burst, args.send_timeout)
     run_server(application, args.host, args.port)
 
 

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from asgi_chat import (
     ALLOWED_ORIGINS,
+    CHAT,
     chat_websocket,
     lifespan,
     parse_args,
@@ -131,6 +132,7 @@ def main():
     ALLOWED_ORIGINS.update(args.allow)  # for the chat handler, in asgi_chat.py
     other_names = [url_host(urlsplit(origin).hostname) for origin in args.allow]
     settings.ALLOWED_HOSTS = [url_host(args.host), *other_names]
+    CHAT.set_limits(args.max_rate, args.burst, args.send_timeout)
     run_server(application, args.host, args.port)
 
 

@@ -15,14 +15,16 @@ has died is found out there, and removed.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import socket
 import sys
+import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from sanic import Sanic
-from sanic.exceptions import WebsocketClosed
+from sanic.exceptions import RequestCancelled, WebsocketClosed
 from sanic.log import LOGGING_CONFIG_DEFAULTS
 from sanic.response import text
 from websockets.exceptions import ConnectionClosed
@@ -46,6 +48,11 @@ SECURITY_HEADERS = {
 MAX_MESSAGE_BYTES = 4096  # larger WebSocket messages end the connection (1009)
 WELCOME = {"sender": "server", "message": "You are connected"}
 GOING_AWAY = 1001  # the WebSocket close code for a server that shuts down
+SEND_TIMEOUT = 10.0  # seconds one send may wait before we drop that client
+MAX_RATE = 20.0  # messages a second that one client may send, on average...
+BURST = 200  # ...and how many at once (a pasted text, say)
+GOODBYE_TIMEOUT = 3.0  # seconds the clients get to answer our goodbye
+KERNEL_SEND_BUFFER = 64 * 1024  # bytes the system may hold for each connection
 # Where else the page may be served, as origins ("http://localhost:8000"), from
 # --allow; the address the server listens on is always allowed.
 ALLOWED_ORIGINS = set()
@@ -54,31 +61,84 @@ ALLOWED_ORIGINS = set()
 class Room:
     """The WebSockets in the chat."""
 
-    def __init__(self):
+    def __init__(self, send_timeout=SEND_TIMEOUT):
         self.members = set()
+        self.send_timeout = send_timeout
+        self.empty = asyncio.Event()  # set while nobody is in the room
+        self.empty.set()
 
     def __len__(self):
         return len(self.members)
 
     def join(self, ws):
         self.members.add(ws)
+        self.empty.clear()
 
     def leave(self, ws):
         self.members.discard(ws)
+        if not self.members:
+            self.empty.set()
 
     async def broadcast(self, message):
-        """Send a message to every member, one after another."""
+        """Send a message to every member, one after another.
+
+        A member that has stopped reading holds up everyone after it, and the
+        sender: for `send_timeout` at most, then it is dropped.
+        """
         text = json.dumps(message)
         for ws in list(self.members):  # a copy: members come and go as we wait
             try:
-                await ws.send(text)
-            except (WebsocketClosed, ConnectionClosed):
+                async with asyncio.timeout(self.send_timeout):
+                    await ws.send(text)
+            except TimeoutError:
+                self.drop(ws)
+            # RequestCancelled: the connection was lost while the send waited
+            # (Sanic makes it a kind of asyncio.CancelledError).
+            except (WebsocketClosed, ConnectionClosed, RequestCancelled):
                 self.leave(ws)  # a dead connection: its handler may not know yet
 
+    def drop(self, ws):
+        """End a member's connection at once, with whatever it has not taken.
+
+        Closing it would mean sending a close frame, which waits behind what
+        is already waiting: abort() the connection instead.
+        """
+        self.leave(ws)
+        if ws.io_proto and ws.io_proto.transport:
+            ws.io_proto.transport.abort()
+
     async def close_all(self, code, reason):
-        """Start the closing handshake with every member."""
+        """Start the closing handshake with every member. One that has not
+        taken what it was sent would not get it: drop it instead."""
         for ws in list(self.members):
-            await ws.close(code, reason)
+            if ws.io_proto and ws.io_proto.transport.get_write_buffer_size() > 0:
+                self.drop(ws)
+            else:
+                await ws.close(code, reason)
+        # Give the handlers a moment to see the close and return.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(GOODBYE_TIMEOUT):
+                await self.empty.wait()
+
+
+class TokenBucket:
+    """A budget of messages: `burst` at once, then `rate` a second on average.
+
+    The same as in asgi_chat.py: spending waits while the budget is spent.
+    """
+
+    def __init__(self, rate, burst):
+        self.rate, self.burst = rate, burst
+        self.tokens = burst  # what can be spent now; negative: owed
+        self.updated = time.monotonic()
+
+    async def spend(self):
+        """Take one token; wait until it has been earned, if need be."""
+        now = time.monotonic()
+        earned = (now - self.updated) * self.rate
+        self.tokens = min(self.burst, self.tokens + earned) - 1
+        self.updated = now
+        await asyncio.sleep(max(0.0, -self.tokens / self.rate))
 
 
 # Sanic logs to standard output, where the chat prints "listening on HOST:PORT";
@@ -93,7 +153,9 @@ LOGGING = {
 
 app = Sanic("chat", log_config=LOGGING)
 app.config.WEBSOCKET_MAX_SIZE = MAX_MESSAGE_BYTES
+app.config.GRACEFUL_SHUTDOWN_TIMEOUT = GOODBYE_TIMEOUT  # after say_goodbye; 15 s
 app.ctx.room = Room()
+app.ctx.limits = argparse.Namespace(max_rate=MAX_RATE, burst=BURST)
 app.static("/", STATIC / "index.html", name="index")
 app.static("/static/", STATIC, name="static")
 
@@ -152,6 +214,8 @@ async def add_security_headers(request, response):
 async def chat(request, ws):
     """One WebSocket connection at /chat, until the client leaves."""
     room = request.app.ctx.room
+    limits = request.app.ctx.limits
+    budget = TokenBucket(limits.max_rate, limits.burst)
     await ws.send(json.dumps(WELCOME))
     room.join(ws)
     try:
@@ -163,6 +227,9 @@ async def chat(request, ws):
                 await ws.send(json.dumps(reply))
             else:
                 await room.broadcast(message)
+            # Let the others run between messages, and wait if over budget
+            # (Sanic then stops reading this client: backpressure).
+            await budget.spend()
     except ConnectionClosed:
         pass  # closed without a proper goodbye, or after a message too big
     finally:
@@ -225,6 +292,12 @@ def parse_args():
         metavar="ORIGIN",
         help="another address of the page, such as http://localhost:8000 (repeatable)",
     )
+    limits = parser.add_argument_group("limits for each client")
+    limits.add_argument("--max-rate", type=float, default=MAX_RATE, help="messages/s")
+    limits.add_argument("--burst", type=int, default=BURST, help="messages at once")
+    limits.add_argument(
+        "--send-timeout", type=float, default=SEND_TIMEOUT, help="seconds"
+    )
     return parser.parse_args()
 
 
@@ -242,6 +315,10 @@ def main():
     # Sanic reads port 0 as "the default port", 8000, so we bind the socket
     # ourselves (the system picks a free port) and hand it over.
     app.ctx.socket = socket.create_server((args.host, args.port))
+    # See asgi_chat.limit_kernel_buffers: connections inherit this.
+    app.ctx.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER)
+    app.ctx.limits = args
+    app.ctx.room.send_timeout = args.send_timeout
     # single_process: no worker processes, so the chat and its Room live in this
     # process; Sanic still stops gracefully on SIGINT and SIGTERM.
     app.run(sock=app.ctx.socket, single_process=True, motd=False)

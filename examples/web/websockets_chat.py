@@ -21,6 +21,8 @@ import functools
 import json
 import logging
 import signal
+import socket
+import time
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -29,6 +31,7 @@ from websockets.asyncio.server import broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosedError
 from websockets.http11 import Response
+from websockets.protocol import State
 
 STATIC = Path(__file__).parent / "static"
 CONTENT_TYPES = {
@@ -53,6 +56,11 @@ SECURITY_HEADERS = {
 }
 MAX_MESSAGE_BYTES = 4096  # larger WebSocket messages end the connection (1009)
 WELCOME = {"sender": "server", "message": "You are connected"}
+SEND_TIMEOUT = 10.0  # seconds a client's data may wait to go out before we drop it
+MAX_RATE = 20.0  # messages a second that one client may send, on average...
+BURST = 200  # ...and how many at once (a pasted text, say)
+GOODBYE_TIMEOUT = 3.0  # seconds the clients get to answer our goodbye
+KERNEL_SEND_BUFFER = 64 * 1024  # bytes the system may hold for each connection
 # Where else the page may be served, as origins ("http://localhost:8000"), from
 # --allow; the address the server listens on is always allowed.
 ALLOWED_ORIGINS = set()
@@ -60,12 +68,15 @@ ALLOWED_ORIGINS = set()
 clients = set()  # the open connections at /chat
 
 
-async def chat(connection):
+async def chat(connection, max_rate=MAX_RATE, burst=BURST):
     """One WebSocket connection at /chat, until the client leaves."""
+    budget = TokenBucket(max_rate, burst)
     try:
         await connection.send(json.dumps(WELCOME))
         clients.add(connection)
         async for data in connection:  # ends when the client closes properly
+            if connection.state is not State.OPEN:
+                continue  # closing: read on to the close, at once, relaying nothing
             try:
                 message = parse_chat_message(data)
             except ValueError as error:
@@ -73,10 +84,54 @@ async def chat(connection):
                 await connection.send(json.dumps(reply))
             else:
                 broadcast(clients, json.dumps(message))
+            # Let the others run between messages, and wait if over budget
+            # (websockets then stops reading this client: backpressure).
+            await budget.spend()
     except ConnectionClosedError:
         pass  # closed without a proper goodbye, or after a message too big
     finally:
         clients.discard(connection)
+
+
+class TokenBucket:
+    """A budget of messages: `burst` at once, then `rate` a second on average.
+
+    The same as in asgi_chat.py: spending waits while the budget is spent.
+    """
+
+    def __init__(self, rate, burst):
+        self.rate, self.burst = rate, burst
+        self.tokens = burst  # what can be spent now; negative: owed
+        self.updated = time.monotonic()
+
+    async def spend(self):
+        """Take one token; wait until it has been earned, if need be."""
+        now = time.monotonic()
+        earned = (now - self.updated) * self.rate
+        self.tokens = min(self.burst, self.tokens + earned) - 1
+        self.updated = now
+        await asyncio.sleep(max(0.0, -self.tokens / self.rate))
+
+
+async def drop_stuck_connections(send_timeout):
+    """Abort the connections whose data has waited to go out for too long.
+
+    broadcast() writes to every connection without waiting: what a client that
+    has stopped reading cannot take piles up in its write buffer, without end.
+    websockets' keepalive cannot help: its ping waits behind the pile. So look
+    at the pile: a connection with data waiting at every look for longer than
+    `send_timeout` is dropped. abort(), not close(): close() would wait to send
+    the pile first.
+    """
+    waiting_since = {}
+    while True:
+        await asyncio.sleep(send_timeout / 4)
+        now = time.monotonic()
+        waiting = [c for c in clients if c.transport.get_write_buffer_size() > 0]
+        waiting_since = {c: waiting_since.get(c, now) for c in waiting}
+        for connection, since in waiting_since.items():
+            if now - since >= send_timeout:
+                connection.transport.abort()
 
 
 def parse_chat_message(data):
@@ -175,21 +230,42 @@ def allowed_origins(connection):
     return ALLOWED_ORIGINS | {own}
 
 
-async def serve_chat(host, port):
+async def serve_chat(host, port, limits):
     """Serve the chat until SIGINT or SIGTERM, then close every connection."""
     process_request = make_request_processor(read_static_files())
+    handler = functools.partial(chat, max_rate=limits.max_rate, burst=limits.burst)
     async with serve(
-        chat, host, port, process_request=process_request, max_size=MAX_MESSAGE_BYTES
+        handler, host, port, process_request=process_request, max_size=MAX_MESSAGE_BYTES
     ) as server:
-        # close(): stop listening, close each connection with 1001 (going away),
-        # and wait for the handlers to return.
-        close = functools.partial(server.close, reason="server shutting down")
+        for listening in server.sockets:  # see asgi_chat.limit_kernel_buffers
+            listening.setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER
+            )
+        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signal_number, close)
+            loop.add_signal_handler(signal_number, stop.set)
         # Only now, so that a signal sent as soon as we say it finds its handler.
         host, port = server.sockets[0].getsockname()[:2]  # the real port
         print(f"listening on {host}:{port}", flush=True)
+        async with asyncio.TaskGroup() as tasks:
+            dropper = tasks.create_task(drop_stuck_connections(limits.send_timeout))
+            await stop.wait()
+            await close_everyone(server)
+            dropper.cancel()
+
+
+async def close_everyone(server):
+    """Stop listening, close each connection with 1001 (going away), and wait
+    for the handlers to return; drop the clients that cannot take the close."""
+    server.close(reason="server shutting down")
+    try:
+        async with asyncio.timeout(GOODBYE_TIMEOUT):
+            await server.wait_closed()
+    except TimeoutError:
+        # Our close waits behind what a client that stopped reading never took.
+        for connection in clients:
+            connection.transport.abort()
         await server.wait_closed()
 
 
@@ -204,6 +280,12 @@ def parse_args():
         default=[],
         metavar="ORIGIN",
         help="another address of the page, such as http://localhost:8000 (repeatable)",
+    )
+    limits = parser.add_argument_group("limits for each client")
+    limits.add_argument("--max-rate", type=float, default=MAX_RATE, help="messages/s")
+    limits.add_argument("--burst", type=int, default=BURST, help="messages at once")
+    limits.add_argument(
+        "--send-timeout", type=float, default=SEND_TIMEOUT, help="seconds"
     )
     return parser.parse_args()
 
@@ -220,7 +302,7 @@ def main():
     args = parse_args()
     ALLOWED_ORIGINS.update(args.allow)
     logging.basicConfig(level=logging.INFO)  # websockets logs each connection
-    asyncio.run(serve_chat(args.host, args.port))
+    asyncio.run(serve_chat(args.host, args.port, args))
 
 
 if __name__ == "__main__":
