@@ -42,6 +42,15 @@ def asgi_chat():
         yield server
 
 
+# Keeps every text that #status, a live region, takes: what a screen reader says.
+RECORD_STATUS_CHANGES = """() => {
+    window.statusChanges = [];
+    const status = document.querySelector("#status");
+    new MutationObserver(() => window.statusChanges.push(status.textContent))
+        .observe(status, {childList: true, characterData: true, subtree: true});
+}"""
+
+
 def box(locator):
     return locator.bounding_box()
 
@@ -53,6 +62,19 @@ def test_every_control_has_a_name_and_the_status_dot_is_silent(chat_pages, asgi_
     expect(alice.locator("#me")).to_have_text("alice")  # shown, not the field's name
     status = alice.locator("#status")
     assert status.aria_snapshot() == "- status: connected"  # no "black circle"
+
+
+def test_a_name_of_spaces_is_refused_with_a_reason(browser, asgi_chat):
+    page = browser.new_page()
+    try:
+        page.goto(f"http://{asgi_chat.host}:{asgi_chat.port}/")
+        page.locator("#name").fill("   ")
+        page.locator("#name").press("Enter")
+        expect(page.locator("#join-form")).to_be_visible()  # not joined
+        assert page.locator("#name").evaluate("e => e.validity.patternMismatch")
+        assert page.locator("#name").evaluate("e => e.validationMessage")  # said
+    finally:
+        page.close()
 
 
 def test_right_to_left_names_and_messages_keep_their_places(chat_pages, asgi_chat):
@@ -92,12 +114,13 @@ def test_a_counter_shows_before_the_limit_and_nothing_is_cut(chat_pages, asgi_ch
     chat_pages.take_screenshots()
 
 
-def test_focus_stays_where_the_reader_put_it_across_a_reconnect(chat_pages):
+def test_focus_and_status_across_a_reconnect(chat_pages):
     with chat_server(SERVERS["asgi"]) as first:
         reader = chat_pages.open(first, "reader")  # reads the messages
         writer = chat_pages.open(first, "writer")  # types in the field
         reader.locator("#messages").focus()
         expect(writer.locator("#message")).to_be_focused()
+        reader.evaluate(RECORD_STATUS_CHANGES)
         port = first.port
         first.stop()
         for page in (reader, writer):
@@ -107,6 +130,11 @@ def test_focus_stays_where_the_reader_put_it_across_a_reconnect(chat_pages):
             expect_connected(page, timeout=RECONNECT_WAIT)
         expect(reader.locator("#messages")).to_be_focused()
         expect(writer.locator("#message")).to_be_focused()
+        # The live region spoke twice, however many retries failed in between.
+        said = reader.evaluate("window.statusChanges")
+        assert len(said) == 2, said
+        assert said[0].startswith("disconnected (server shutting down)"), said
+        assert said[1] == "connected", said
         # Both are told that they may have missed something.
         for page in (reader, writer):
             gap = page.locator("#messages .gap")
