@@ -144,7 +144,7 @@ async def chat(request):
             except ValueError as error:
                 await ws.send_json({"sender": "server", "message": f"error: {error}"})
             else:
-                await publish(clients, json.dumps(message))
+                await publish(clients, json.dumps(message, ensure_ascii=False))
             # Let the others run between messages, and wait if over budget
             # (aiohttp then stops reading this client: backpressure).
             await budget.spend()

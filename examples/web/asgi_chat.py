@@ -333,8 +333,10 @@ class Client:
         if self.outbox.qsize() >= MAX_BACKLOG:
             self.close(POLICY_VIOLATION, "too slow")
         else:
-            event = {"type": "websocket.send", "text": json.dumps(message)}
-            self.outbox.put_nowait(event)
+            # ensure_ascii=False: the text as it came, not as \uXXXX escapes,
+            # which would make Chinese three times longer, and emoji more.
+            text = json.dumps(message, ensure_ascii=False)
+            self.outbox.put_nowait({"type": "websocket.send", "text": text})
 
     def close(self, code, reason):
         """Close the connection once what is queued has been sent."""

@@ -85,7 +85,7 @@ class Room:
         A member that has stopped reading holds up everyone after it, and the
         sender: for `send_timeout` at most, then it is dropped.
         """
-        text = json.dumps(message)
+        text = json.dumps(message, ensure_ascii=False)
         for ws in list(self.members):  # a copy: members come and go as we wait
             try:
                 async with asyncio.timeout(self.send_timeout):
@@ -197,9 +197,10 @@ async def refuse_nul_in_paths(request):
     """Middleware: answer 404 for a path holding a NUL character ("%00").
 
     Sanic's static handler would fail on it with a traceback and a 500
-    (Sanic 25.12): frameworks have bugs too, and tests find them.
+    (Sanic 25.12): frameworks have bugs too, and tests find them. It fails in
+    the same way on a folder, "/static/", which gets 404 here too.
     """
-    if "\0" in unquote(request.path):
+    if "\0" in unquote(request.path) or request.path == "/static/":
         return text("Not found\n", status=404)
     return None
 

@@ -83,7 +83,7 @@ async def chat(connection, max_rate=MAX_RATE, burst=BURST):
                 reply = {"sender": "server", "message": f"error: {error}"}
                 await connection.send(json.dumps(reply))
             else:
-                broadcast(clients, json.dumps(message))
+                broadcast(clients, json.dumps(message, ensure_ascii=False))
             # Let the others run between messages, and wait if over budget
             # (websockets then stops reading this client: backpressure).
             await budget.spend()
@@ -177,6 +177,8 @@ def make_request_processor(files):
         origins = allowed_origins(connection)
         if not addressed_to_us(request.headers, origins):
             return connection.respond(HTTPStatus.BAD_REQUEST, "Unknown host\n")
+        if request.method != "GET":  # websockets answers any method it parses
+            return connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "Only GET\n")
         if path == "/chat":
             if from_our_own_page(request.headers, origins):
                 return None  # None: go on with the WebSocket handshake
