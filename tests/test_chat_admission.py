@@ -23,7 +23,8 @@ from chatwire import (
     tls_certificate,
     with_open_file_limit,
 )
-from conftest import ROOT, ServerProcess
+from conftest import ServerProcess
+from test_chat_doctests import import_chat_module
 
 STEPS = ["examples/chat/server19.py", "examples/chat/server20.py"]
 
@@ -196,13 +197,9 @@ def test_out_of_open_files_the_log_says_so_once_a_second(path):
         assert re.search(r"cannot accept connections: \d+ more failures in 1 s", line)
 
 
-def test_a_storm_of_accept_failures_becomes_a_line_a_second(caplog):
+def test_a_storm_of_accept_failures_becomes_a_line_a_second(caplog, monkeypatch):
     """The exception handler on its own: 5,000 reports in 2.5 s, three lines."""
-    sys.path.insert(0, str(ROOT / "examples" / "chat"))
-    try:
-        import server20
-    finally:
-        sys.path.pop(0)
+    server20 = import_chat_module("server20", monkeypatch)
     failure = OSError(24, "Too many open files")
     context = {
         "message": "socket.accept() out of system resource",
