@@ -129,13 +129,14 @@ async def chat(request):
     if not from_our_own_page(request):
         raise web.HTTPForbidden(text="WebSockets from other sites are refused\n")
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=PING_INTERVAL)
+    transport = request.transport  # None once the connection is lost: keep it
     await ws.prepare(request)  # the handshake
     clients, publish = request.app[CLIENTS], request.app[PUBLISH]
     limits = request.app[LIMITS]
     budget = TokenBucket(limits.max_rate, limits.burst)
     try:
         await ws.send_json(WELCOME)
-        clients[ws] = request.transport  # for drop_stuck_clients
+        clients[ws] = transport  # for drop_stuck_clients
         async for msg in ws:  # ends when the connection closes
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue  # WSMsgType.ERROR: too big, say; the connection is closing
