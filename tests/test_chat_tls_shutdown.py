@@ -5,10 +5,15 @@ makes the handshake, and only then calls serve_client(). On Python 3.12 and
 later, leaving `async with server` waits for such connections too. These tests
 check that the server closes them itself when it stops, on every Python: one
 that never starts its handshake, and one that finishes it just after the signal.
+
+And step 20's shutdown runs in a `finally`: a side task that fails (its status
+reporter, made to fail here) must not leave the connections open, which on 3.12+
+would keep the server waiting for them.
 """
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,7 +21,7 @@ import time
 
 import pytest
 from chatwire import assert_quiet, connected, run, tls_certificate
-from conftest import ServerProcess
+from conftest import ROOT, ServerProcess
 
 STEPS = [f"examples/chat/server{step}.py" for step in (18, 19, 20)]
 GOODBYE = {"action": "goodbye", "reason": "server shutting down"}
@@ -105,3 +110,33 @@ def test_a_handshake_finished_after_the_signal_gets_no_service(path, certificate
         if not isinstance(heard, Exception):
             assert b"goodbye" in heard and b"connect" not in heard, heard
         assert_quiet(server)
+
+
+# --- a failed side task (step 20) ----------------------------------------------
+
+
+def broken_reporter(folder):
+    """server20.py, with a status reporter that fails at its first report."""
+    shutil.copy(ROOT / "examples" / "chat" / "utils.py", folder)
+    source = (ROOT / "examples" / "chat" / "server20.py").read_text()
+    sleep = "        await asyncio.sleep(interval)\n"
+    assert source.count(sleep) == 1
+    failing = sleep + '        raise RuntimeError("the reporter broke")\n'
+    (folder / "broken20.py").write_text(source.replace(sleep, failing))
+    return folder / "broken20.py"
+
+
+async def stay_until_closed(server):
+    member = await connected(server, "ada", "lobby")
+    messages, reset = await member.receive_until_closed(within=2 * EXIT_BOUND)
+    await member.close()
+    return messages, reset
+
+
+def test_a_failed_reporter_still_closes_every_connection(tmp_path):
+    path = broken_reporter(tmp_path)
+    with ServerProcess(path, "--status-every", "0.5") as server:
+        assert run(stay_until_closed(server)) == ([GOODBYE], False)
+        server.process.wait(EXIT_BOUND)
+        assert server.process.returncode == 1
+        assert "RuntimeError: the reporter broke" in server.stderr()
