@@ -110,9 +110,11 @@ def test_the_page_and_its_files_come_with_security_headers(server):
 def test_allow_wants_an_origin():
     """--allow takes an origin, and says so when given something else."""
     for wrong in ["localhost:8000", "http://localhost:8000/chat", "ftp://host"]:
-        with pytest.raises(AssertionError, match="not an origin like"):
-            with chat_server(SERVERS["asgi"], "--allow", wrong):
-                pass
+        with (
+            pytest.raises(AssertionError, match="not an origin like"),
+            chat_server(SERVERS["asgi"], "--allow", wrong),
+        ):
+            pass
 
 
 @pytest.mark.parametrize("target", ["asgi_chat:application", "django_chat:application"])
