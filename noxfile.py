@@ -51,6 +51,7 @@ SYSTEM_PACKAGES = {
     # Commands the chapters' transcripts run, replayed by the tests.
     "curl": ["curl"],
     "openssl": ["openssl"],
+    "npm": ["npm"],  # front-end assets pinned in package.json (axe-core)
 }
 
 
@@ -196,7 +197,9 @@ def tests(session):
     builds them, so only the first Python builds and checks them.
     """
     install(session, "tests")
-    require_system(session, "chromium", "pdftotext", "tmux", "curl", "openssl")
+    require_system(session, "chromium", "pdftotext", "tmux", "curl", "openssl", "npm")
+    # The versions package-lock.json pins, into node_modules/: no CDN, ever.
+    session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
     if session.python == PYTHONS[0]:
         build_site(session)
         session.run("pytest", "-n", "auto", *session.posargs)

@@ -44,15 +44,19 @@ def line_number_of(path, text):
     return number
 
 
+def unavailable(message):
+    """Something a test needs is missing: a failure under CI=true, a skip elsewhere."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)  # CI installs everything: missing is a bug there
+    pytest.skip(message)
+
+
 def require_tool(name):
     """The path of a system tool; a failure under CI=true, a skip elsewhere."""
     found = shutil.which(name)
-    if found:
-        return found
-    message = f"{name} is not installed (noxfile.py installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    if not found:
+        unavailable(f"{name} is not installed (noxfile.py installs it)")
+    return found
 
 
 # What Chromium needs to run headless as root on a closed network.
@@ -86,10 +90,7 @@ def require_build(*parts):
     path = BUILD.joinpath(*parts)
     if not path.exists():
         built_by = "python3 run_nox.py -s docs"
-        message = f"{path.relative_to(ROOT)} is missing: run `{built_by}`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{path.relative_to(ROOT)} is missing: run `{built_by}`")
     return path
 
 
