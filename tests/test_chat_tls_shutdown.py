@@ -6,6 +6,10 @@ later, leaving `async with server` waits for such connections too. These tests
 check that the server closes them itself when it stops, on every Python: one
 that never starts its handshake, and one that finishes it just after the signal.
 
+Plain TCP has latecomers too (steps 14-20): connections accepted in the same
+turn of the event loop as the signal, which reach serve_client() only after the
+goodbyes went out; they must get a goodbye of their own, not be served.
+
 And step 20's shutdown runs in a `finally`: a side task that fails (its status
 reporter, made to fail here) must not leave the connections open, which on 3.12+
 would keep the server waiting for them.
@@ -17,10 +21,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
-from chatwire import assert_quiet, connected, run, tls_certificate
+from chatwire import ChatClient, assert_quiet, connected, run, tls_certificate
 from conftest import ROOT, ServerProcess
 
 STEPS = [f"examples/chat/server{step}.py" for step in (18, 19, 20)]
@@ -110,6 +115,49 @@ def test_a_handshake_finished_after_the_signal_gets_no_service(path, certificate
         if not isinstance(heard, Exception):
             assert b"goodbye" in heard and b"connect" not in heard, heard
         assert_quiet(server)
+
+
+# --- latecomers (steps 14-20) ---------------------------------------------------
+
+LATECOMERS = 10
+
+
+async def arrive_with_the_signal(server):
+    """Connect while the server is paused, send SIGTERM, and let it go on.
+
+    The system accepts the connections for it meanwhile, so that the server finds
+    them and the signal in the same turn of its event loop.
+    """
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        latecomers = [await ChatClient.open(server) for _ in range(LATECOMERS)]
+        server.process.send_signal(signal.SIGTERM)
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    heard = []
+    for client in latecomers:
+        heard.append(await client.receive_until_closed(within=2 * EXIT_BOUND))
+        await client.close()
+    return heard
+
+
+@pytest.mark.parametrize("step", [14, 16, 18, 19, 20])
+def test_connections_that_arrive_with_the_signal_get_a_goodbye(step):
+    if step < 18 and sys.version_info < (3, 12):
+        pytest.skip(
+            "Python 3.11's Server.wait_closed() does not wait for connections, and"
+            " steps 14-17 cannot see one that is still being accepted (chapter 16"
+            " says so); from step 18 the server keeps track of them itself"
+        )
+    with ServerProcess(f"examples/chat/server{step:02}.py") as server:
+        heard = run(arrive_with_the_signal(server))
+        server.process.wait(EXIT_BOUND)
+        assert server.process.returncode == 0
+        assert_quiet(server)
+    # Accepted: a goodbye, then the end. Never accepted (still queued when the
+    # server closed its socket): a reset from the system. Never served.
+    for outcome in heard:
+        assert outcome in [([GOODBYE], False), ([], True)], heard
 
 
 # --- a failed side task (step 20) ----------------------------------------------

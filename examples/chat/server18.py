@@ -104,7 +104,10 @@ class ChatServer:
         self.clients = set()  # every open connection
         self.stopping = False  # set by shutdown(): from then on, only goodbyes
         self.tls = tls  # an ssl.SSLContext, or None: plain TCP
-        self.handshakes = {}  # TLS: StreamReader -> the task making its handshake
+        # Connections accepted that have not reached serve_client() yet (with TLS,
+        # for as long as their handshake lasts): StreamReader -> asyncio's task
+        # accepting each one.
+        self.arriving = {}
         self.users = {}  # username -> Client
         self.rooms = defaultdict(set)  # room name -> the Clients in it
 
@@ -114,20 +117,21 @@ class ChatServer:
         """A protocol for a connection just accepted; create_server() calls this.
 
         It makes what start_server() would: streams, and serve_client() to run
-        once the connection is ready. With TLS it also notes the task it runs
-        in, asyncio's task for the new connection, which makes the handshake
-        before serve_client() is called: shutdown() cancels the unfinished ones.
+        once the connection is ready. It also notes the task it runs in,
+        asyncio's task for the new connection, which makes the TLS handshake, if
+        any, before serve_client() is called: shutdown() waits for those tasks,
+        and cancels the handshakes.
         """
         reader = asyncio.StreamReader()
-        accepting = asyncio.current_task()  # None on Windows: it accepts elsewhere
-        if self.tls and accepting is not None:
-            self.handshakes[reader] = accepting
-            accepting.add_done_callback(lambda _: self.handshakes.pop(reader, None))
+        task = asyncio.current_task()  # None on Windows: it accepts elsewhere
+        if task is not None:
+            self.arriving[reader] = task
+            task.add_done_callback(lambda _: self.arriving.pop(reader, None))
         return asyncio.StreamReaderProtocol(reader, self.serve_client)
 
     async def serve_client(self, reader, writer):
         """Serve one connection until it ends; its protocol calls this."""
-        self.handshakes.pop(reader, None)  # with TLS: the handshake is done
+        self.arriving.pop(reader, None)  # it has arrived (TLS: handshake done)
         client = Client(reader, writer, self.queue_size)
         self.clients.add(client)
         try:
@@ -311,17 +315,20 @@ class ChatServer:
     async def shutdown(self, server):
         """Say goodbye to every client and wait until every connection is closed."""
         self.stopping = True  # from now on, serve_client() only says goodbye
-        for handshake in self.handshakes.values():
-            handshake.cancel()  # it closes the connection
-        while self.clients:  # a loop: a connection may arrive while we wait
+        if self.tls:  # cut the handshakes short: cancelled, each one closes
+            for task in self.arriving.values():
+                task.cancel()
+        # A loop: a connection may arrive while we wait. The arriving ones, soon
+        # in serve_client(), only get a goodbye there: wait for them too.
+        while self.clients or self.arriving:
             for client in self.clients:
                 if not client.closing:
                     client.last_word = GOODBYE
                     client.hang_up()  # it stops reading, flushes, says goodbye
-            await asyncio.wait([client.task for client in self.clients])
-        # A connection accepted just before server.close() may reach serve_client()
-        # only now, and says goodbye there. On Python 3.12 and later,
-        # wait_closed() waits for it; it gets the usual CLOSE_TIMEOUT.
+            serving = [client.task for client in self.clients]
+            await asyncio.wait(serving + list(self.arriving.values()))
+        # On Python 3.12 and later, wait_closed() also waits for connections we
+        # could not see (on Windows, the arriving ones): CLOSE_TIMEOUT, no more.
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 await server.wait_closed()
