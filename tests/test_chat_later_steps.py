@@ -19,6 +19,7 @@ from chatwire import (
     assert_quiet,
     connected,
     run,
+    tls_certificate,
     without_budget,
 )
 from conftest import ServerProcess, run_example
@@ -284,16 +285,8 @@ def test_a_smaller_queue_drops_a_stuck_client_sooner(path):
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """A certificate for 127.0.0.1 from a throwaway authority: files and trust."""
-    trustme = pytest.importorskip("trustme")
-    authority = trustme.CA()
-    issued = authority.issue_cert("127.0.0.1")
-    folder = tmp_path_factory.mktemp("tls")
-    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
-    issued.cert_chain_pems[0].write_to_path(certfile)
-    issued.private_key_pem.write_to_path(keyfile)
-    trusting = ssl.create_default_context()
-    authority.configure_trust(trusting)
-    return str(certfile), str(keyfile), trusting
+    pytest.importorskip("trustme")
+    return tls_certificate(tmp_path_factory.mktemp("tls"))
 
 
 async def chat_privately(server, trusting):
