@@ -10,10 +10,12 @@ what the network cannot take yet waits in a buffer in the sender's memory.
 """
 
 import asyncio
+import socket
 
 MiB = 2**20
 CHUNK = b"x" * MiB
 CHUNKS = 64  # how much the sender tries to send: 64 MiB
+KERNEL_BUFFER = 64 * 1024  # bytes the system may hold for each socket
 
 
 async def never_read(reader, writer, stop, finished):
@@ -28,8 +30,20 @@ def buffered(writer):
     return writer.transport.get_write_buffer_size() / MiB
 
 
-async def write_without_drain(port):
+async def connect(port):
+    """A connection whose system send buffer is fixed, so every run is alike.
+
+    Linux grows a socket's buffers as it sees fit, by megabytes on a fast link;
+    a size set by hand stays put. (The reader side is fixed too: see main().)
+    """
     _, writer = await asyncio.open_connection("127.0.0.1", port)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_BUFFER)
+    return writer
+
+
+async def write_without_drain(port):
+    writer = await connect(port)
     for _ in range(CHUNKS):
         writer.write(CHUNK)  # the mistake: nothing ever waits for the buffer
     print(f"without drain: wrote {CHUNKS} MiB, {buffered(writer):.1f} MiB in memory")
@@ -37,7 +51,7 @@ async def write_without_drain(port):
 
 
 async def write_with_drain(port):
-    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer = await connect(port)
     written = 0
     try:
         async with asyncio.timeout(0.5):  # the reader never reads: give up
@@ -55,12 +69,14 @@ async def write_with_drain(port):
 
 async def main():
     stop, finished = asyncio.Event(), asyncio.Queue()
+    listener = socket.create_server(("127.0.0.1", 0))
+    # Accepted connections inherit this: the never-reading side's buffer is fixed.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, KERNEL_BUFFER)
     server = await asyncio.start_server(
         lambda reader, writer: never_read(reader, writer, stop, finished),
-        "127.0.0.1",
-        0,
+        sock=listener,
     )
-    port = server.sockets[0].getsockname()[1]
+    port = listener.getsockname()[1]
     async with server:
         await write_without_drain(port)
         await write_with_drain(port)
