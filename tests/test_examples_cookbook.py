@@ -1,4 +1,4 @@
-"""The programs of the cookbook (docs/04-cookbook.md) do what the chapter says."""
+"""The programs of the cookbook (docs/05-cookbook.md) do what the chapter says."""
 
 import re
 import signal
@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT, TROUBLE, check_clean, run_example
 from test_docs_code import blocks_in
 
-CHAPTER = ROOT / "docs" / "04-cookbook.md"
+CHAPTER = ROOT / "docs" / "05-cookbook.md"
 STRICT = ("-X", "dev", "-W", "error")  # debug mode, and every warning is an error
 
 

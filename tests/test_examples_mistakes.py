@@ -1,4 +1,4 @@
-"""The programs of the mistakes gallery (docs/05-mistakes.md) show what it says.
+"""The programs of the mistakes gallery (docs/06-mistakes.md) show what it says.
 
 Most of these messages are logged or printed when an object is destroyed or when
 the program ends, so each example runs as a real program and its stderr is read.
@@ -14,7 +14,7 @@ import sys
 import pytest
 from conftest import ROOT, line_number_of, run_example
 
-CHAPTER = ROOT / "docs" / "05-mistakes.md"
+CHAPTER = ROOT / "docs" / "06-mistakes.md"
 NO_DEV = ()  # python_flags for a run without development mode
 
 

@@ -1,4 +1,4 @@
-"""The programs of chapter 3 (docs/03-running.md) do what the chapter says."""
+"""The programs of chapter 4 (docs/04-running.md) do what the chapter says."""
 
 import itertools
 import json
@@ -6,7 +6,7 @@ import re
 
 from conftest import ROOT, check_clean, run_example
 
-CHAPTER = ROOT / "docs" / "03-running.md"
+CHAPTER = ROOT / "docs" / "04-running.md"
 CHUNKS = {"download-a": 4, "download-b": 3, "download-c": 2}
 
 

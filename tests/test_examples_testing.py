@@ -1,4 +1,4 @@
-"""Chapter 6's example tests (docs/06-testing.md) pass; its traps fail as shown.
+"""Chapter 7's example tests (docs/07-testing.md) pass; its traps fail as shown.
 
 The examples are tests themselves, with their own pytest settings
 (examples/testing/pytest.ini), so each run is a separate pytest process.
@@ -14,7 +14,7 @@ import time
 import pytest
 from conftest import ROOT, ServerProcess, run_example
 
-CHAPTER = ROOT / "docs" / "06-testing.md"
+CHAPTER = ROOT / "docs" / "07-testing.md"
 SETTINGS = "examples/testing/pytest.ini"
 
 

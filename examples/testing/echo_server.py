@@ -1,4 +1,4 @@
-"""A line echo server: the code under test in chapter 6 (docs/06-testing.md).
+"""A line echo server: the code under test in chapter 7 (docs/07-testing.md).
 
     python examples/testing/echo_server.py              # on a free port
     python examples/testing/echo_server.py --port 8888

@@ -1,4 +1,4 @@
-"""Exercise 3 of chapter 6: what the echo server does with a line that is too long.
+"""Exercise 3 of chapter 7: what the echo server does with a line that is too long.
 
     python -m pytest examples/testing/test_long_line.py
 
