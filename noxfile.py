@@ -51,7 +51,8 @@ SYSTEM_PACKAGES = {
     # Commands the chapters' transcripts run, replayed by the tests.
     "curl": ["curl"],
     "openssl": ["openssl"],
-    "npm": ["npm"],  # front-end assets pinned in package.json (axe-core)
+    "npm": ["npm"],
+    "patch": ["patch"],  # the chapters' hand-written diffs must apply  # front-end assets pinned in package.json (axe-core)
 }
 
 
@@ -197,7 +198,9 @@ def tests(session):
     builds them, so only the first Python builds and checks them.
     """
     install(session, "tests")
-    require_system(session, "chromium", "pdftotext", "tmux", "curl", "openssl", "npm")
+    require_system(
+        session, "chromium", "pdftotext", "tmux", "curl", "openssl", "npm", "patch"
+    )
     # The versions package-lock.json pins, into node_modules/: no CDN, ever.
     session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
     if session.python == PYTHONS[0]:
