@@ -51,8 +51,8 @@ SYSTEM_PACKAGES = {
     # Commands the chapters' transcripts run, replayed by the tests.
     "curl": ["curl"],
     "openssl": ["openssl"],
-    "npm": ["npm"],
-    "patch": ["patch"],  # the chapters' hand-written diffs must apply  # front-end assets pinned in package.json (axe-core)
+    "npm": ["npm"],  # front-end assets pinned in package.json (axe-core)
+    "patch": ["patch"],  # the chapters' hand-written diffs must apply
 }
 
 
