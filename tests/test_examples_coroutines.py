@@ -99,3 +99,46 @@ def test_the_asyncio_repl_accepts_top_level_await():
     assert re.search(r"^asyncio REPL 3\.\d+", result.stderr)
     assert 'Use "await" directly instead of "asyncio.run()".' in result.stderr
     assert "'done'" in result.stdout
+
+
+def test_three_scores_never_awaited_warn_once():
+    """Exercise 1: three coroutines thrown away together give one warning, not three.
+
+    Run without -X dev, with Python's default warning filters, as a reader runs it.
+    """
+    result = run_example("examples/coroutines/scores_never_arrived.py", python_flags=())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("<coroutine object fetch_score at 0x") == 3
+    assert result.stderr.count(NEVER_AWAITED.format("fetch_score")) == 1
+    # The one warning names a place inside asyncio, not the reader's file.
+    lines = result.stderr.splitlines()
+    (warning,) = [line for line in lines if "never awaited" in line]
+    assert "asyncio" in warning and "events.py:" in warning
+    assert "scores_never_arrived.py" not in result.stderr
+    # The chapter says once, and no longer says three times.
+    chapter = CHAPTER.read_text()
+    assert "warns three times" not in chapter
+    assert "It warns **once**" in chapter
+
+
+def test_drive_without_a_loop_finds_no_running_loop():
+    """Exercise 2 as a script: no loop runs, so sleep(0.1) cannot find one."""
+    result = run_example("examples/coroutines/drive.py")
+    assert result.returncode == 1
+    assert result.stdout == "('well rested', 3)\n"
+    assert result.stderr.rstrip().endswith("RuntimeError: no running event loop")
+
+
+def test_drive_at_the_asyncio_prompt_resumes_before_the_future_is_done():
+    """Exercise 2 at `python -m asyncio`: a loop runs, so the message differs."""
+    result = subprocess.run(
+        [sys.executable, "-m", "asyncio"],
+        input="from examples.coroutines.drive import drive\n"
+        "drive(asyncio.sleep(0.1))\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert "RuntimeError: await wasn't used with future" in result.stderr
+    assert "no running event loop" not in result.stderr
