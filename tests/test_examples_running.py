@@ -1,8 +1,12 @@
 """The programs of chapter 4 (docs/04-running.md) do what the chapter says."""
 
+import asyncio
+import gc
 import itertools
 import json
+import logging
 import re
+import weakref
 
 from conftest import ROOT, check_clean, run_example
 
@@ -127,3 +131,36 @@ def test_deadline_uses_answers_as_they_come_and_gives_up_in_time():
     assert 0.5 <= gave_up < 0.8  # at the deadline, before stocks could answer
     for text in texts:
         assert f"  {text}\n" in CHAPTER.read_text()
+
+
+def test_what_keeps_an_unreferenced_task_alive_is_what_it_waits_on():
+    """Notebook 4, "Tasks outside a group": a sleeping task survives the garbage
+    collector without a reference (its timer leads back to it); a task waiting on an
+    event only it can reach does not. So the reference is what to rely on."""
+
+    async def wait_for_go():
+        await asyncio.Event().wait()
+
+    async def alive_after_gc(coroutine):
+        task = asyncio.create_task(coroutine)
+        await asyncio.sleep(0)  # let it start waiting
+        watcher = weakref.ref(task)
+        del task, coroutine  # the coroutine leads to what it waits on, and back
+        gc.collect()
+        alive = watcher() is not None
+        if alive:
+            watcher().cancel()
+        return alive
+
+    async def main():
+        return (
+            await alive_after_gc(asyncio.sleep(0.2)),
+            await alive_after_gc(wait_for_go()),
+        )
+
+    # The destroyed task is logged ("Task was destroyed but it is pending!").
+    logging.getLogger("asyncio").disabled = True
+    try:
+        assert asyncio.run(main()) == (True, False)
+    finally:
+        logging.getLogger("asyncio").disabled = False
