@@ -6,9 +6,11 @@ What the chapter's console blocks show, word for word, is checked on every Pytho
 tests/test_docs_console.py; the tests here check the behaviour behind it.
 """
 
+import asyncio
 import inspect
 import os
 import re
+import socket
 import sys
 
 import pytest
@@ -212,6 +214,22 @@ def test_wait_closed_delivers_every_byte():
     ]
 
 
+def test_drain_waits_from_the_high_mark_down_to_the_low_mark():
+    """The chapter's figures: pause above 64 KiB, resume at 16 KiB (a quarter)."""
+
+    async def limits_of_a_new_stream():
+        here, there = socket.socketpair()
+        with there:
+            _, writer = await asyncio.open_connection(sock=here)
+            limits = writer.transport.get_write_buffer_limits()
+            writer.close()
+            await writer.wait_closed()
+        return limits
+
+    assert asyncio.run(limits_of_a_new_stream()) == (16 * 1024, 64 * 1024)
+    assert "quarter of the high one, 16 KiB by default" in chapter()
+
+
 # Event loop is closed, at exit
 
 
@@ -310,7 +328,26 @@ def test_forgotten_process_waited_for_is_clean():
     ]
 
 
+def test_chapter_never_advises_wait_after_kill():
+    """kill() then wait() can hang on a full pipe (the chapter's own block shows
+    it): wherever the chapter pairs kill() with a way to reap, it is communicate()."""
+    text = " ".join(chapter().split())
+    assert not re.search(
+        r"kill\(\)`? (and )?then `await (helper|process)\.wait\(\)", text
+    )
+    assert "stop it with `helper.kill()` and then `await helper.communicate()`" in text
+    assert "wait() after kill(): still waiting after 0.5 s" in text
+
+
 # get_event_loop()
+
+
+def test_get_event_loop_note_agrees_with_chapter_90():
+    """The releases that warned, said the same way in both chapters."""
+    releases = "3.10.0 to 3.10.9, 3.11.0 and 3.11.1"
+    older = (ROOT / "docs" / "90-reading-older-code.md").read_text()
+    assert releases in " ".join(chapter().split())
+    assert releases in " ".join(older.split())
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 14), reason="3.14 raises at once")

@@ -169,9 +169,15 @@ def test_session_fixture_on_function_loops_is_a_scope_mismatch(tmp_path):
         "@pytest.mark.asyncio\n"
         "async def test_it(queue):\n"
         "    pass\n"
+        "@pytest.mark.asyncio\n"
+        "async def test_without_it():\n"
+        "    pass\n"
     )
     result = run_pytest(str(test_file))
     assert result.returncode == 1
+    # An error at the set-up of the test that asks for it; the other one passes.
+    assert summary(result) == "1 passed, 1 error"
+    assert "ERROR at setup of test_it" in result.stdout
     assert (
         "ScopeMismatch: You tried to access the function scoped fixture "
         "_function_scoped_runner with a session scoped request object."
