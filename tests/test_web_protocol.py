@@ -6,6 +6,7 @@ SIGTERM, and checks it exited with status 0 and a clean stderr.
 """
 
 import asyncio
+import socket
 
 import pytest
 from webchat import (
@@ -62,14 +63,71 @@ NOT_SERVED = [
     "/static/..%2fasgi_chat.py",
     "/static//etc/passwd",
     "/static/%00",
+    "/static/",  # the folder itself: no listing
 ]
 
 
 def test_nothing_else_is_served(server):
     for path in NOT_SERVED:
         status, _, body = http_get(server, path)
-        assert status == 404, path
+        if path == "/static/" and is_aiohttp(server):
+            # aiohttp's add_static says 403 Forbidden: listing folders is off.
+            assert status == 403, path
+        else:
+            assert status == 404, path
         assert b"import" not in body, path
+
+
+def is_aiohttp(server):
+    return any(part.endswith("aiohttp_chat.py") for part in server.command)
+
+
+def raw_http(server, request):
+    """Send one request, as bytes, and read everything until the server hangs
+    up: (status line, headers as a dict with names in lower case, body)."""
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in header_lines)
+    return status_line, headers, body
+
+
+@pytest.mark.parametrize("path", ["/", "/static/chat.js"])
+def test_head_gets_the_headers_of_get_and_no_body(server, path):
+    """HEAD asks for what a GET would get, without the body: same status, same
+    Content-Length (the length of the body not sent), and no byte after the
+    headers, which a client would take for the start of the next response."""
+    get_status, get_headers, get_body = raw_http(
+        server, request_bytes(server, "GET", path)
+    )
+    status, headers, body = raw_http(server, request_bytes(server, "HEAD", path))
+    assert status == get_status == "HTTP/1.1 200 OK"
+    assert headers["content-length"] == get_headers["content-length"]
+    assert int(get_headers["content-length"]) == len(get_body)
+    assert headers["content-type"] == get_headers["content-type"]
+    assert body == b""
+
+
+def test_head_of_nothing_is_not_found(server):
+    status, _, body = raw_http(
+        server, request_bytes(server, "HEAD", "/static/nothing.js")
+    )
+    assert status == "HTTP/1.1 404 Not Found"
+    assert body == b""
+
+
+def request_bytes(server, method, path):
+    """One request, as bytes, after which the server is to hang up."""
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: {server.host}:{server.port}",
+        "Connection: close",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 # --- the protocol ---------------------------------------------------------------

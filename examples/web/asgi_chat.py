@@ -118,14 +118,22 @@ async def lifespan(receive, send):
 
 
 async def serve_http(scope, send):
-    """Answer a GET for the page or one of its files; anything else is refused."""
+    """Answer a GET for the page or one of its files; anything else is refused.
+
+    A HEAD gets what a GET would get, headers and all, but no body.
+    """
     # We never call receive(): a GET has no body to read.
+    if scope["method"] == "HEAD":
+        send = without_body(send)
     if not addressed_to_us(scope):
         await respond(send, 400, b"Unknown host\n")
         return
-    if scope["method"] != "GET":
+    if scope["method"] not in ("GET", "HEAD"):
         await respond(
-            send, 405, b"Only GET, please\n", extra_headers=[(b"allow", b"GET")]
+            send,
+            405,
+            b"Only GET or HEAD, please\n",
+            extra_headers=[(b"allow", b"GET, HEAD")],
         )
         return
     # Finding and reading a file blocks on the disk: do it outside the event loop.
@@ -136,6 +144,21 @@ async def serve_http(scope, send):
     body = await asyncio.to_thread(file.read_bytes)
     content_type = CONTENT_TYPES.get(file.suffix, "application/octet-stream")
     await respond(send, 200, body, content_type)
+
+
+def without_body(send):
+    """A send() that passes every event on, but with empty response bodies.
+
+    The answer to a HEAD: the status and headers of the GET, Content-Length
+    included (the length of the body it would have), and nothing after them.
+    """
+
+    async def send_headers_only(event):
+        if event["type"] == "http.response.body":
+            event = {**event, "body": b""}
+        await send(event)
+
+    return send_headers_only
 
 
 def find_static_file(path):

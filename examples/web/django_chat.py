@@ -37,7 +37,7 @@ from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.http import Http404, HttpResponse
 from django.urls import path
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 STATIC = Path(__file__).parent / "static"
 CONTENT_TYPES = {
@@ -92,12 +92,12 @@ settings.configure(
 )
 
 
-@require_GET
+@require_safe
 async def index(request):
     return await static_file(request, "index.html")
 
 
-@require_GET
+@require_safe
 async def static_file(request, name):
     """A file in STATIC, by name."""
     file = STATIC_FILES.get(name)

@@ -156,8 +156,10 @@ app.config.WEBSOCKET_MAX_SIZE = MAX_MESSAGE_BYTES
 app.config.GRACEFUL_SHUTDOWN_TIMEOUT = GOODBYE_TIMEOUT  # after say_goodbye; 15 s
 app.ctx.room = Room()
 app.ctx.limits = argparse.Namespace(max_rate=MAX_RATE, burst=BURST)
-app.static("/", STATIC / "index.html", name="index")
-app.static("/static/", STATIC, name="static")
+# use_content_range: Sanic then also gives a HEAD the file's Content-Length
+# (without it, "Content-Length: 0"), and honours a GET for part of a file.
+app.static("/", STATIC / "index.html", name="index", use_content_range=True)
+app.static("/static/", STATIC, name="static", use_content_range=True)
 
 
 @app.on_request

@@ -17,6 +17,7 @@ messages in the same order.
 
 import argparse
 import asyncio
+import dataclasses
 import functools
 import json
 import logging
@@ -173,12 +174,21 @@ def make_request_processor(files):
     """The process_request hook: what to do with a request before the handshake."""
 
     def process_request(connection, request):
+        response = answer(connection, request)
+        if request.method == "HEAD" and response is not None:
+            # What a GET would get, Content-Length included, without the body.
+            response = dataclasses.replace(response, body=b"")
+        return response
+
+    def answer(connection, request):
         path = urlsplit(request.path).path  # without "?query"
         origins = allowed_origins(connection)
         if not addressed_to_us(request.headers, origins):
             return connection.respond(HTTPStatus.BAD_REQUEST, "Unknown host\n")
-        if request.method != "GET":  # websockets answers any method it parses
-            return connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "Only GET\n")
+        if request.method not in ("GET", "HEAD"):  # websockets parses any method
+            return connection.respond(
+                HTTPStatus.METHOD_NOT_ALLOWED, "Only GET or HEAD\n"
+            )
         if path == "/chat":
             if from_our_own_page(request.headers, origins):
                 return None  # None: go on with the WebSocket handshake
