@@ -2,9 +2,11 @@
 
 What the appendix shows them printing is replayed by tests/test_docs_console.py."""
 
+import socket
 import sys
+import time
 
-from conftest import run_example
+from conftest import ServerProcess, check_clean, run_example
 
 PAGES = "['<HOME PAGE>', '<NEWS PAGE>', '<ABOUT PAGE>']\n"
 NO_CURRENT_LOOP = "There is no current event loop"
@@ -33,3 +35,37 @@ def test_legacy_style_depends_on_the_python_version():
         assert f"DeprecationWarning: {NO_CURRENT_LOOP}" in run.stderr
     elif sys.version_info >= (3, 11, 2):  # 3.11.0 and 3.11.1 warned, later ones not
         assert run.stderr == ""
+
+
+def test_echo_protocol_demonstration_prints_the_callbacks_in_order():
+    run = run_example("examples/older/echo_protocol.py")
+    check_clean(run)
+    assert run.stdout.splitlines() == [
+        "server: a client connected",  # connection_made
+        "client: got HELLO",  # data_received, then transport.write
+        "client: got OLD FRIEND",
+        "server: the client left",  # connection_lost
+    ]
+
+
+def test_echo_protocol_server_puts_lines_together_from_any_pieces():
+    """A real client sends a line in two pieces, then two lines in one piece."""
+    with ServerProcess("examples/older/echo_protocol.py", "--serve") as server:
+        address = (server.host, server.port)
+        with (
+            socket.create_connection(address, timeout=5) as conn,
+            conn.makefile("rb") as replies,
+        ):
+            conn.sendall(b"hel")
+            time.sleep(0.05)  # the first piece arrives on its own
+            conn.sendall(b"lo\nsecond\nthi")
+            assert replies.readline() == b"HELLO\n"
+            assert replies.readline() == b"SECOND\n"
+            conn.sendall(b"rd\n")
+            assert replies.readline() == b"THIRD\n"
+        time.sleep(0.1)  # let the server see the client leave
+        server.assert_clean()
+    assert server.stdout_lines[1:] == [
+        "server: a client connected\n",
+        "server: the client left\n",
+    ]
