@@ -143,6 +143,39 @@ def test_focus_and_status_across_a_reconnect(chat_pages):
         chat_pages.take_screenshots()
 
 
+# Every timer the page sets from now on waits ten minutes: its next retry too.
+STALL_TIMERS = """() => {
+    const setTimer = window.setTimeout;
+    window.setTimeout = (callback, delay, ...args) =>
+        setTimer(callback, 600_000, ...args);
+}"""
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        "document.dispatchEvent(new Event('visibilitychange'))",  # back to the tab
+        "window.dispatchEvent(new Event('online'))",  # the network is back
+    ],
+    ids=["visible-again", "online-again"],
+)
+def test_coming_back_reconnects_at_once(chat_pages, event):
+    """A reader who comes back to the tab, or whose network comes back, does
+    not wait for the next retry (here ten minutes away): the page tries now."""
+    with chat_server(SERVERS["asgi"]) as first:
+        page = chat_pages.open(first, "reader")
+        page.evaluate(STALL_TIMERS)
+        port = first.port
+        first.stop()
+        expect(page.locator("#status")).to_have_attribute("data-state", "offline")
+    with chat_server(SERVERS["asgi"], "--port", str(port)):
+        page.wait_for_timeout(1000)
+        # The server is back, but the page would wait for its timer.
+        expect(page.locator("#status")).to_have_attribute("data-state", "offline")
+        page.evaluate(event)
+        expect_connected(page, timeout=5000)
+
+
 def test_a_new_message_does_not_move_a_reader_who_scrolled_up(chat_pages, asgi_chat):
     alice = chat_pages.open(asgi_chat, "alice")
     bob = chat_pages.open(asgi_chat, "bob")

@@ -124,6 +124,11 @@ function retryNow() {
 
 retryButton.addEventListener("click", retryNow);
 window.addEventListener("online", retryNow); // the network is back
+// Back to a tab that was hidden: the browser slows down the timers of hidden
+// tabs, and a phone may have slept meanwhile. Try at once, not at the timer.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") retryNow();
+});
 
 function parse(data) {
   try {
