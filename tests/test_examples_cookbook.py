@@ -66,6 +66,56 @@ def test_the_python_313_recipe_compiles():
     assert "except asyncio.QueueShutDown" in newer[0].text
 
 
+def test_the_python_312_block_compiles():
+    """shutdown_default_executor(timeout=...) is new in 3.12: on 3.11, check syntax."""
+    newer = [
+        block
+        for block in blocks_in(CHAPTER.read_text())
+        if "python-3.12" in block.options.get("class", "")
+    ]
+    assert len(newer) == 1
+    compile(newer[0].text, "python-3.12 block", "exec")
+    assert "shutdown_default_executor(timeout=" in newer[0].text
+
+
+# The index at the top of the page
+
+
+def heading_anchor(title):
+    """The anchor MyST gives a heading (myst_heading_anchors), GitHub's way."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+def test_the_index_links_every_recipe_and_every_link_resolves():
+    text = CHAPTER.read_text()
+    index = text.split("## The recipes at a glance", 1)[1].split("\n## ", 1)[0]
+    anchors = {
+        heading_anchor(title)
+        for title in re.findall(r"^#{2,3} (.+)$", text, re.MULTILINE)
+    }
+    linked = re.findall(r"\]\(#([\w-]+)\)", index)
+    assert set(linked) <= anchors, set(linked) - anchors  # no link into the void
+    recipes = re.findall(r"^## ((?:How do I|Do I need) .+)$", text, re.MULTILINE)
+    assert len(recipes) >= 14
+    missing = {heading_anchor(title) for title in recipes} - set(linked)
+    assert not missing, f"recipes not in the index: {missing}"
+
+
+# Signals on Windows
+
+
+def test_loops_without_signal_support_raise_not_implemented():
+    """Windows' loops inherit add_signal_handler from BaseEventLoop, which raises."""
+    import asyncio.base_events
+
+    loop = asyncio.base_events.BaseEventLoop()
+    try:
+        with pytest.raises(NotImplementedError):
+            loop.add_signal_handler(signal.SIGINT, print)
+    finally:
+        loop.close()
+
+
 # CPU-bound work
 
 
