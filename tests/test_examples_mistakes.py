@@ -389,6 +389,5 @@ def test_chapter_quotes_the_exact_messages():
         "RuntimeError: There is no current event loop in thread 'MainThread'.",
         "got Future <Future pending> attached to a different loop",
         "RuntimeError: Event loop is closed",
-        "Exception ignored in: <function _ProactorBasePipeTransport.__del__ at 0x",
     ]:
         assert message in text, message
