@@ -51,6 +51,16 @@ PASSING = {
     "examples/testing/test_shared_server.py": 3,
     "examples/testing/test_backoff.py": 3,
     "examples/testing/test_long_line.py": 2,
+    "examples/testing/test_signup.py": 4,
+    "examples/testing/test_cleanup.py": 3,
+    "examples/testing/test_virtual_time.py": 4,
+}
+
+# Modules that the example tests import and exercise: the code under test.
+CODE_UNDER_TEST = {
+    "examples/testing/signup.py": "examples/testing/test_signup.py",
+    "examples/testing/queries.py": "examples/testing/test_cleanup.py",
+    "examples/testing/virtual_time.py": "examples/testing/test_virtual_time.py",
 }
 
 
@@ -182,6 +192,46 @@ def test_session_fixture_on_function_loops_is_a_scope_mismatch(tmp_path):
         "ScopeMismatch: You tried to access the function scoped fixture "
         "_function_scoped_runner with a session scoped request object."
     ) in result.stdout
+
+
+@pytest.mark.parametrize("module", CODE_UNDER_TEST)
+def test_code_under_test_is_imported_by_its_passing_tests(module):
+    test_file = CODE_UNDER_TEST[module]
+    name = module.removesuffix(".py").rsplit("/", 1)[-1]
+    source = (ROOT / test_file).read_text()
+    assert re.search(rf"^(import {name}|from {name} import )", source, re.M)
+    assert test_file in PASSING
+
+
+def test_trap_plain_mock_cannot_be_awaited():
+    result = run_pytest("examples/testing/trap_plain_mock.py")
+    assert result.returncode == 1
+    assert summary(result) == "1 failed"
+    message = "E   TypeError: object Mock can't be used in 'await' expression"
+    assert message in result.stdout.splitlines()
+    assert message.removeprefix("E   ") in chapter()
+
+
+def test_trap_leaky_catches_the_leaked_connection_and_the_leaked_task():
+    result = run_pytest("examples/testing/trap_leaky.py")
+    assert result.returncode == 1
+    assert summary(result) == "1 failed, 1 passed, 1 error"
+    lines = result.stdout.splitlines()
+    assert "E   assert 1 == 0" in lines  # the connection query_leaky kept
+    assert "ERROR at teardown of test_forgets_its_heartbeat" in result.stdout
+    assert re.search(
+        r"E +AssertionError: tasks left running: \{<Task pending name='Task-\d+' "
+        r"coro=<heartbeat\(\) running at ",
+        result.stdout,
+    ), result.stdout
+
+
+def test_virtual_time_tests_take_no_real_time():
+    """An hour of sleep, a 30 s timeout and a minute of heartbeats: well under 1 s."""
+    result = run_pytest("examples/testing/test_virtual_time.py")
+    assert result.returncode == 0, result.stdout
+    seconds = float(re.search(r" in ([\d.]+)s", result.stdout)[1])
+    assert seconds < 1
 
 
 def test_backoff_example_runs():
