@@ -48,6 +48,7 @@ intersphinx_mapping = {
 book_timelines = {
     "task-timeline": "examples/intro/timeline.py",
     "taskgroup-timeline": "examples/running/timeline.py",
+    "loop-iteration": "examples/loop/sockets.py",
 }
 
 html_theme = "furo"
