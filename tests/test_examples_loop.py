@@ -3,9 +3,11 @@
 import ast
 import json
 import re
+import runpy
 
 from conftest import ROOT, check_clean, run_example
 
+CHAPTER = ROOT / "docs" / "03-event-loop.md"
 TIMERS = "examples/loop/timers.py"
 SOCKETS = "examples/loop/sockets.py"
 ON_ASYNCIO = "examples/loop/on_asyncio.py"
@@ -147,3 +149,27 @@ def test_on_asyncio_runs_it_and_shows_what_the_real_loop_adds():
     )
     assert slow, run.stderr
     assert float(slow[1]) >= 0.15
+
+
+def test_exercise_4_awaiting_a_done_future_costs_no_iteration(capsys):
+    """Chapter 3, exercise 4: `main` awaits `slow` first; the trace the page shows."""
+    program = runpy.run_path(str(ROOT / TIMERS))
+
+    async def main(loop):
+        fast = loop.create_task(
+            program["countdown"](loop, "fast", 3, 0.03), name="fast"
+        )
+        slow = loop.create_task(
+            program["countdown"](loop, "slow", 2, 0.08), name="slow"
+        )
+        print("    main: waiting for both")
+        return [await slow, await fast]
+
+    loop = program["Loop"]()
+    print("result:", loop.run_until_complete(main(loop)))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines.count("  run Task(main).step") == 2
+    assert len(iterations(lines[:-1])) == 13
+    shown = re.search(r"```text\n(iteration 10 .*?)```", CHAPTER.read_text(), re.S)
+    tenth = [line.startswith("iteration 10 ") for line in lines].index(True)
+    assert without_times(shown[1].splitlines()) == without_times(lines[tenth:])
