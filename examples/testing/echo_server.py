@@ -28,12 +28,13 @@ class EchoServer:
         return self
 
     async def __aexit__(self, *exc_info):
-        self._server.close()
-        await self._server.wait_closed()
+        self._server.close()  # no new connections
         handlers = list(self._connections)
         for writer in self._connections.values():
             writer.close()  # each handler then reads the end of its input
         await asyncio.gather(*handlers)
+        # Last: on Python 3.12, wait_closed() also waits for every connection.
+        await self._server.wait_closed()
 
     async def _echo(self, reader, writer):
         self._connections[asyncio.current_task()] = writer
