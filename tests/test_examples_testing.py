@@ -54,6 +54,7 @@ PASSING = {
     "examples/testing/test_signup.py": 4,
     "examples/testing/test_cleanup.py": 3,
     "examples/testing/test_virtual_time.py": 4,
+    "examples/testing/test_queue_fixture.py": 2,
 }
 
 # Modules that the example tests import and exercise: the code under test.
@@ -224,6 +225,18 @@ def test_trap_leaky_catches_the_leaked_connection_and_the_leaked_task():
         r"coro=<heartbeat\(\) running at ",
         result.stdout,
     ), result.stdout
+
+
+def test_trap_queue_fixture_fails_on_the_second_loop():
+    result = run_pytest("examples/testing/trap_queue_fixture.py")
+    assert result.returncode == 1
+    assert summary(result) == "1 failed, 1 passed"
+    assert re.search(
+        r"E +RuntimeError: <Queue at 0x[0-9a-f]+ maxsize=0 tasks=1> "
+        r"is bound to a different event loop",
+        result.stdout,
+    ), result.stdout
+    assert "test_second_take - RuntimeError" in result.stdout
 
 
 def test_virtual_time_tests_take_no_real_time():
