@@ -58,7 +58,12 @@ def test_bench_broadcast_compares_receive_loops_and_only_no_yield_drops_a_burst(
         cells = line.split()
         if len(cells) == 7 and cells[0].startswith(("no-yield", "yield-")):
             rows[cells[0]] = cells
-    assert sorted(rows) == ["no-yield", "yield-each", "yield-every-33", "yield-every-50"]
+    assert sorted(rows) == [
+        "no-yield",
+        "yield-each",
+        "yield-every-33",
+        "yield-every-50",
+    ]
     for name, (_, ratio, _range, dropped, of, four, stall) in rows.items():
         assert ratio == "n/a" or float(ratio) > 0, result.stdout
         assert float(stall) > 0, result.stdout
