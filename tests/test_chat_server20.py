@@ -7,7 +7,6 @@ over real sockets with tests/chatwire.py, and checks its standard error is clean
 import asyncio
 import random
 import signal
-import ssl
 import time
 
 import pytest
@@ -19,6 +18,7 @@ from chatwire import (
     frame,
     raw_frame,
     run,
+    tls_certificate,
 )
 from conftest import ServerProcess
 
@@ -429,15 +429,8 @@ async def chat_over_tls(server, client_context):
 
 
 def test_tls_with_a_certificate_made_for_the_test(tmp_path):
-    trustme = pytest.importorskip("trustme")
-    authority = trustme.CA()
-    certificate = authority.issue_cert("127.0.0.1")
-    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
-    certificate.cert_chain_pems[0].write_to_path(certfile)
-    certificate.private_key_pem.write_to_path(keyfile)
-    client_context = ssl.create_default_context()
-    authority.configure_trust(client_context)
-    with chat_server("--certfile", str(certfile), "--keyfile", str(keyfile)) as server:
+    certfile, keyfile, client_context = tls_certificate(tmp_path)
+    with chat_server("--certfile", certfile, "--keyfile", keyfile) as server:
         run(chat_over_tls(server, client_context))
         assert_quiet(server)
 
