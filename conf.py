@@ -44,11 +44,13 @@ intersphinx_mapping = {
 }
 
 # Figures drawn at build time (_ext/book.py) from what a program records when run
-# with --json: a list of {"task", "start", "end"}. Pages show /_build/figures/NAME.*
+# with --json (and the options given): a list of {"task", "start", "end"}. Pages
+# show /_build/figures/NAME.*
 book_timelines = {
     "task-timeline": "examples/intro/timeline.py",
     "taskgroup-timeline": "examples/running/timeline.py",
     "loop-iteration": "examples/loop/sockets.py",
+    "loop-one-iteration": "examples/loop/sockets.py --busiest",
 }
 
 html_theme = "furo"

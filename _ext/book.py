@@ -17,6 +17,7 @@ import ast
 import difflib
 import json
 import re
+import shlex
 import subprocess
 import sys
 import sysconfig
@@ -129,9 +130,10 @@ def add_downloads(app, pagename, templatename, context, doctree):
 
 def draw_timelines(app):
     """Draw each figure of `book_timelines` from a real run of its program."""
-    for name, program in app.config.book_timelines.items():
+    for name, command in app.config.book_timelines.items():
+        program, *arguments = shlex.split(command)  # a path, and any options
         run = subprocess.run(
-            [sys.executable, ROOT / program, "--json"],
+            [sys.executable, ROOT / program, "--json", *arguments],
             capture_output=True,
             text=True,
             check=True,
@@ -148,14 +150,17 @@ def draw_timeline(name, slices):
 
     tasks = list(dict.fromkeys(piece["task"] for piece in slices))[::-1]
     height = 0.6 + 0.55 * len(tasks)
+    # A run is drawn in milliseconds; one loop iteration lasts microseconds.
+    span = max(piece["end"] for piece in slices)
+    unit, scale = ("milliseconds", 1e3) if span > 0.005 else ("microseconds", 1e6)
     figure, axes = pyplot.subplots(figsize=(8, height), layout="constrained")
     for piece in slices:
         row = tasks.index(piece["task"])
-        start, end = piece["start"] * 1000, piece["end"] * 1000
+        start, end = piece["start"] * scale, piece["end"] * scale
         width = max(end - start, 0.4)  # a slice too short to see still shows
         axes.broken_barh([(start, width)], (row - 0.35, 0.7), color=f"C{row}")
     axes.set_yticks(range(len(tasks)), tasks)
-    axes.set_xlabel("milliseconds since the program started")
+    axes.set_xlabel(f"{unit} since the recording started")
     axes.grid(axis="x", alpha=0.3)
     FIGURES.mkdir(parents=True, exist_ok=True)
     # SVG for the web, PDF for the handouts; no timestamps, so rebuilds compare equal.

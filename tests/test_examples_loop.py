@@ -1,6 +1,7 @@
 """The programs of chapter 3 (docs/03-event-loop.md) do what the chapter says."""
 
 import ast
+import itertools
 import json
 import re
 import runpy
@@ -112,6 +113,17 @@ def test_sockets_json_records_what_ran_when():
     # The two 30 ms sleeps are spent waiting in select().
     waits = sorted(p["end"] - p["start"] for p in slices if p["task"] == "select()")
     assert waits[-2] > 0.025
+
+
+def test_sockets_json_busiest_is_one_iteration_from_its_select():
+    run = run_example(SOCKETS, "--json", "--busiest")
+    check_clean(run)
+    slices = json.loads(run.stdout)
+    assert slices[0]["task"] == "select()" and slices[0]["start"] == 0
+    assert [piece["task"] for piece in slices].count("select()") == 1
+    assert len(slices) >= 3  # the busiest iteration ran at least two callbacks
+    for before, after in itertools.pairwise(slices):
+        assert before["end"] <= after["start"]  # one at a time, in order
 
 
 def functions(path, names):
