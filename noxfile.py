@@ -53,6 +53,7 @@ SYSTEM_PACKAGES = {
     "openssl": ["openssl"],
     "npm": ["npm"],  # front-end assets pinned in package.json (axe-core)
     "patch": ["patch"],  # the chapters' hand-written diffs must apply
+    "redis-server": ["redis-server"],  # the broker of the web chat's scaling chapter
 }
 
 
@@ -199,7 +200,15 @@ def tests(session):
     """
     install(session, "tests")
     require_system(
-        session, "chromium", "pdftotext", "tmux", "curl", "openssl", "npm", "patch"
+        session,
+        "chromium",
+        "pdftotext",
+        "tmux",
+        "curl",
+        "openssl",
+        "npm",
+        "patch",
+        "redis-server",
     )
     # The versions package-lock.json pins, into node_modules/: no CDN, ever.
     session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
