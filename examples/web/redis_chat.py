@@ -1,0 +1,190 @@
+"""The ASGI web chat across several processes, which talk through Redis.
+
+    python examples/web/redis_chat.py --redis redis://127.0.0.1:6379 --port 0
+
+or several workers behind one port, with uvicorn's command line, from this
+folder (the address of Redis then comes from the environment):
+
+    REDIS_URL=redis://127.0.0.1:6379 uvicorn redis_chat:application --workers 4
+
+It is asgi_chat.py, imported unchanged, with one difference: a message a
+client sends is not handed to the clients of this process, but published on
+the chat's Redis channel. Every process subscribes to that channel, and hands
+each message it hears to its own clients. Redis sends the messages of a
+channel to every subscriber in the order it received them, and each process
+hands them on in that order: every client of every process gets every
+message, in one order. The page, the protocol and the limits are asgi_chat's.
+
+A process that cannot reach Redis when it starts refuses to start (uvicorn
+then exits with status 3).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+
+import redis.asyncio as redis
+from asgi_chat import (
+    ALLOWED_ORIGINS,
+    CHAT,
+    WELCOME,
+    Client,
+    TokenBucket,
+    TooSlow,
+    add_limit_options,
+    from_our_own_page,
+    origin_argument,
+    parse_chat_message,
+    run_server,
+    serve_http,
+)
+
+CHANNEL = "chat"  # the Redis channel of the chat's one room
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
+CONFIRM_TIMEOUT = 5.0  # seconds Redis may take to confirm our subscription
+
+
+class RedisBus:
+    """This process's two connections to Redis: one publishes, one listens.
+
+    A connection that has subscribed can do nothing else (Redis's rule), so
+    publishing needs a connection of its own.
+    """
+
+    def __init__(self, url):
+        self.url = url
+        self.publisher = None
+        self.pubsub = None
+
+    async def connect(self):
+        """Connect, and subscribe: once this returns, we hear every message."""
+        self.publisher = redis.Redis.from_url(self.url)
+        await self.publisher.ping()  # fails at once if Redis is not there
+        self.pubsub = self.publisher.pubsub()
+        await self.pubsub.subscribe(CHANNEL)
+        # subscribe() only sends the command. Until Redis has answered, what
+        # others publish may not reach us: wait for its answer before we say
+        # we have started. (Nothing can come before it on this connection.)
+        answer = await self.pubsub.get_message(timeout=CONFIRM_TIMEOUT)
+        if answer is None or answer["type"] != "subscribe":
+            raise redis.ConnectionError(f"no confirmation of SUBSCRIBE: {answer}")
+
+    async def publish(self, message):
+        """Send a chat message (a dict) to every process, this one included."""
+        await self.publisher.publish(CHANNEL, json.dumps(message, ensure_ascii=False))
+
+    async def hand_on(self, chat):
+        """Give every message heard on the channel to this process's clients."""
+        async for event in self.pubsub.listen():
+            if event["type"] == "message":
+                chat.broadcast(json.loads(event["data"]))
+
+    async def close(self):
+        await self.pubsub.aclose()
+        await self.publisher.aclose()
+
+
+BUS = RedisBus(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL))
+
+
+async def application(scope, receive, send):
+    """The ASGI application: asgi_chat's, with our lifespan and WebSocket handler."""
+    match scope["type"]:
+        case "lifespan":
+            await lifespan(receive, send)
+        case "http":
+            await serve_http(scope, send)
+        case "websocket":
+            await chat_websocket(scope, receive, send)
+
+
+async def lifespan(receive, send):
+    """Listen to the chat's channel for as long as the server runs."""
+    await receive()  # "lifespan.startup"
+    try:
+        await BUS.connect()
+    except (OSError, redis.RedisError) as error:
+        message = f"cannot reach Redis at {BUS.url}: {error}"
+        await send({"type": "lifespan.startup.failed", "message": message})
+        return
+    async with asyncio.TaskGroup() as tasks:
+        listener = tasks.create_task(BUS.hand_on(CHAT))
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # "lifespan.shutdown": the clients are gone by now
+        listener.cancel()
+    await BUS.close()
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+async def chat_websocket(scope, receive, send):
+    """asgi_chat's handler, whose reader publishes instead of broadcasting."""
+    await receive()  # "websocket.connect"
+    if scope["path"] != "/chat" or not from_our_own_page(scope):
+        await send({"type": "websocket.close"})  # refused: HTTP 403
+        return
+    await send({"type": "websocket.accept"})
+    client = Client(send, CHAT.send_timeout)
+    client.deliver(WELCOME)
+    CHAT.join(client)
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            writer = tasks.create_task(client.write_outbox())
+            reader = tasks.create_task(publish_messages(client, receive))
+            reader.add_done_callback(lambda _: writer.cancel())
+            writer.add_done_callback(lambda _: reader.cancel())
+    except* TooSlow:
+        pass  # we gave up on it; ChatServer drops the connection
+    finally:
+        CHAT.leave(client)
+
+
+async def publish_messages(client, receive):
+    """Publish each message the client sends, until it disconnects.
+
+    The client hears its own message when it comes back from Redis, in its
+    place among everyone else's.
+    """
+    budget = TokenBucket(CHAT.max_rate, CHAT.burst)
+    while (event := await receive())["type"] == "websocket.receive":
+        try:
+            message = parse_chat_message(event.get("text"))
+        except ValueError as error:
+            client.deliver({"sender": "server", "message": f"error: {error}"})
+        else:
+            await BUS.publish(message)
+        await budget.spend()
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0: any free port")
+    parser.add_argument(
+        "--redis",
+        default=BUS.url,
+        metavar="URL",
+        help=f"where Redis listens (default: $REDIS_URL, or {DEFAULT_REDIS_URL})",
+    )
+    parser.add_argument(
+        "--allow",
+        type=origin_argument,
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="another address of the page, such as http://localhost:8000 (repeatable)",
+    )
+    add_limit_options(parser)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    BUS.url = args.redis
+    ALLOWED_ORIGINS.update(args.allow)
+    CHAT.set_limits(args.max_rate, args.burst, args.send_timeout)
+    run_server(application, args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()
