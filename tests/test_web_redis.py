@@ -20,7 +20,7 @@ import time
 import pytest
 from conftest import ROOT
 from redisserver import RedisServer, free_port
-from webchat import chat_server, close_all, join, receive_many, say
+from webchat import chat_server, close_all, join, receive, receive_many, say
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -204,3 +204,50 @@ def test_redis_chat_refuses_to_start_without_redis():
     ):
         pass
     assert f"cannot reach Redis at {unreachable}" in str(failed.value)
+
+
+def test_a_message_that_cannot_reach_redis_gets_an_error():
+    with (
+        RedisServer() as broker,
+        chat_server(REDIS_CHAT, "--redis", broker.url) as chat,
+    ):
+
+        async def scene():
+            ada = await join(chat)
+            broker.stop()
+            await ada.send(say("ada", "is anyone there?"))
+            assert await receive(ada) == {
+                "sender": "server",
+                "message": "error: not sent, Redis is unreachable",
+            }
+            await ada.close()
+
+        run(scene())
+
+
+def test_delivery_resumes_once_redis_is_back():
+    with (
+        RedisServer() as broker,
+        chat_server(REDIS_CHAT, "--redis", broker.url) as first,
+        chat_server(REDIS_CHAT, "--redis", broker.url) as second,
+    ):
+
+        async def scene():
+            ada, bob = await join(first), await join(second)
+            broker.stop()
+            broker.start()  # the same port, and empty: it remembers nobody
+            # Each process must subscribe again before it hears anything.
+            # Until then, what is published is lost: say it until it comes.
+            async with asyncio.timeout(20):
+                while True:
+                    await ada.send(say("ada", "back?"))
+                    try:
+                        async with asyncio.timeout(1):
+                            heard = await receive(bob)
+                        break
+                    except TimeoutError:
+                        continue
+            assert heard == {"sender": "ada", "message": "back?"}
+            await close_all([ada, bob])
+
+        run(scene())

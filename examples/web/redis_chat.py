@@ -16,11 +16,14 @@ hands them on in that order: every client of every process gets every
 message, in one order. The page, the protocol and the limits are asgi_chat's.
 
 A process that cannot reach Redis when it starts refuses to start (uvicorn
-then exits with status 3).
+then exits with status 3). A message that cannot be published later on, because
+Redis has gone away, is answered with an error for its sender, never dropped
+without a word.
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 
@@ -43,6 +46,8 @@ from asgi_chat import (
 CHANNEL = "chat"  # the Redis channel of the chat's one room
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 CONFIRM_TIMEOUT = 5.0  # seconds Redis may take to confirm our subscription
+RETRY_AFTER = 0.5  # seconds between attempts to reach Redis again
+NOT_SENT = {"sender": "server", "message": "error: not sent, Redis is unreachable"}
 
 
 class RedisBus:
@@ -75,10 +80,19 @@ class RedisBus:
         await self.publisher.publish(CHANNEL, json.dumps(message, ensure_ascii=False))
 
     async def hand_on(self, chat):
-        """Give every message heard on the channel to this process's clients."""
-        async for event in self.pubsub.listen():
-            if event["type"] == "message":
-                chat.broadcast(json.loads(event["data"]))
+        """Give every message heard on the channel to this process's clients.
+
+        If Redis goes away, try again every RETRY_AFTER seconds until it is
+        back: redis-py then connects again and renews our subscription. What
+        was published in between is lost to this process (pub/sub keeps
+        nothing), but the process does not stay deaf.
+        """
+        while True:
+            with contextlib.suppress(redis.ConnectionError):
+                async for event in self.pubsub.listen():
+                    if event["type"] == "message":
+                        chat.broadcast(json.loads(event["data"]))
+            await asyncio.sleep(RETRY_AFTER)  # Redis went away: try again soon
 
     async def close(self):
         await self.pubsub.aclose()
@@ -152,7 +166,12 @@ async def publish_messages(client, receive):
         except ValueError as error:
             client.deliver({"sender": "server", "message": f"error: {error}"})
         else:
-            await BUS.publish(message)
+            try:
+                await BUS.publish(message)
+            except redis.RedisError:
+                # Redis is gone: the message goes nowhere, and its sender must
+                # know it. (The connection stays; the next message may pass.)
+                client.deliver(NOT_SENT)
         await budget.spend()
 
 
