@@ -19,6 +19,7 @@ extensions = [
     "sphinx_copybutton",
     "sphinx_design",
     "book",  # _ext/book.py: output/error blocks, downloads, generated figures
+    "runnable",  # _ext/runnable.py: the concept chapters' code runs in the browser
 ]
 
 include_patterns = ["index.md", "docs/**", "notebooks/**"]

@@ -1,0 +1,119 @@
+"""Run, edit and stop the concept chapters' code blocks in the reader's browser.
+
+Each ```python block of docs/0*.md that a browser can run is marked `runnable`;
+_static/runnable.js gives it Run, Edit, Reset and Stop buttons and runs it in a
+Web Worker (_static/runnable-worker.js) on Pyodide, a CPython built for
+WebAssembly. Blocks that need threads, sockets, subprocesses, signals or input()
+are marked `runs-on-machine` instead. Pyodide comes from npm at the version
+package-lock.json pins, and is copied into the site's _static/pyodide/: nothing
+of it loads until the reader first presses Run.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.errors import ExtensionError
+
+ROOT = Path(__file__).resolve().parent.parent
+PYODIDE = ROOT / "node_modules" / "pyodide"
+# What Pyodide needs to start, and nothing more (no source maps, no consoles).
+PYODIDE_FILES = [
+    "pyodide.mjs",
+    "pyodide.asm.mjs",
+    "pyodide.asm.wasm",
+    "python_stdlib.zip",
+    "pyodide-lock.json",
+]
+RUNNABLE_PAGES = re.compile(r"docs/0\d-")
+# A browser page has no threads, sockets, subprocesses, signals or console: code
+# that names any of these runs on the reader's machine only.
+NEEDS_A_MACHINE = re.compile(
+    r"\b(to_thread|run_in_executor|socket|subprocess|signal|open_connection"
+    r"|start_server|threading)\b|\binput\("
+)
+
+
+def pinned_pyodide_version():
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    return lock["packages"]["node_modules/pyodide"]["version"]
+
+
+def installed_pyodide_version():
+    package = PYODIDE / "package.json"
+    return json.loads(package.read_text())["version"] if package.exists() else None
+
+
+def require_pyodide():
+    """node_modules/pyodide at the pinned version, installed with `npm ci` if not."""
+    pinned = pinned_pyodide_version()
+    if installed_pyodide_version() != pinned:
+        try:
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True
+            )
+        except (OSError, subprocess.CalledProcessError) as error:
+            raise ExtensionError(
+                f"Pyodide {pinned} is needed in node_modules/: run `npm ci` ({error})"
+            ) from error
+    return pinned
+
+
+def browser_python():
+    """The Python version Pyodide runs, as its lock file records it."""
+    lock = json.loads((PYODIDE / "pyodide-lock.json").read_text())
+    return lock["info"]["python"]
+
+
+def is_page_code(node):
+    """A ```python block written in the page (a literalinclude names its file)."""
+    return (
+        node.get("language") in ("python", "py")
+        and "source" not in node.attributes
+        and not {"output", "raises"} & set(node["classes"])
+    )
+
+
+def mark_blocks(app, doctree, docname):
+    """Mark each python block of a concept chapter: runnable, or for a machine."""
+    if app.builder.format != "html" or not RUNNABLE_PAGES.match(docname):
+        return
+    for node in doctree.findall(nodes.literal_block):
+        if is_page_code(node):
+            needs_machine = NEEDS_A_MACHINE.search(node.astext())
+            node["classes"].append("runs-on-machine" if needs_machine else "runnable")
+
+
+def add_runner(app, pagename, templatename, context, doctree):
+    """The runner's script and style, on the pages that have runnable blocks."""
+    if doctree is None or not RUNNABLE_PAGES.match(pagename):
+        return
+    versions = {"python": browser_python(), "pyodide": installed_pyodide_version()}
+    app.add_js_file(None, body=f"window.RUNNABLE_VERSIONS = {json.dumps(versions)};")
+    app.add_js_file("runnable.js")
+    app.add_css_file("runnable.css")
+
+
+def copy_pyodide(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    target = Path(app.outdir) / "_static" / "pyodide"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in PYODIDE_FILES:
+        shutil.copyfile(PYODIDE / name, target / name)
+
+
+def check_pyodide(app):
+    if app.builder.format == "html":
+        require_pyodide()
+
+
+def setup(app):
+    app.connect("builder-inited", check_pyodide)
+    app.connect("doctree-resolved", mark_blocks)
+    app.connect("html-page-context", add_runner)
+    app.connect("build-finished", copy_pyodide)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,158 @@
+// Runs a page's code blocks on Pyodide, in a Web Worker so that the page stays
+// responsive and a runaway block can be ended by terminating the worker.
+//
+// Messages in: {type: "init", indexURL}, {type: "run", id, code, name, quiet},
+// {type: "stop"}. Messages out: {type: "ready", python, pyodide},
+// {type: "output", id, stream, text}, {type: "done", id, ok, stopped},
+// {type: "failed", message}.
+
+import { loadPyodide } from "./pyodide/pyodide.mjs";
+
+// The Python side: one namespace for the page, and CPython's behaviour put back
+// where Pyodide changes it.
+const RUNNER = String.raw`
+import ast
+import asyncio
+import contextlib
+import inspect
+import linecache
+import sys
+import time
+import traceback
+
+from page import emit
+
+namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+running = None  # the task of the block that awaits, while it runs
+
+
+def blocking_sleep(seconds):
+    """CPython's time.sleep blocks the thread, and so the event loop: so does this."""
+    if seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pass
+
+
+def nested_run(main, *, debug=None, loop_factory=None):
+    """The page's loop always runs, as when CPython's asyncio.run is nested."""
+    raise RuntimeError("asyncio.run() cannot be called from a running event loop")
+
+
+time.sleep = blocking_sleep
+asyncio.run = nested_run
+
+
+class AwaitTopLevelRun(ast.NodeTransformer):
+    """asyncio.run(x) in module-level code becomes await x: the page's loop runs it.
+
+    Function and class bodies are left alone: there asyncio.run is nested, and
+    raises as on CPython.
+    """
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        function = node.func
+        if (
+            isinstance(function, ast.Attribute)
+            and function.attr == "run"
+            and isinstance(function.value, ast.Name)
+            and function.value.id == "asyncio"
+            and len(node.args) == 1
+        ):
+            return ast.copy_location(ast.Await(node.args[0]), node)
+        return node
+
+    def leave_alone(self, node):
+        return node
+
+    visit_FunctionDef = visit_AsyncFunctionDef = leave_alone
+    visit_ClassDef = visit_Lambda = leave_alone
+
+
+class Stream:
+    """A text stream that sends what is written to the page."""
+
+    def __init__(self, run_id, name, quiet):
+        self.run_id, self.name, self.quiet = run_id, name, quiet
+
+    def write(self, text):
+        if text and not self.quiet:
+            emit(self.run_id, self.name, text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+def frames_of(filename, tb):
+    """The traceback from the block's first frame on: the runner's own is noise."""
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next
+    return tb
+
+
+async def run_block(run_id, source, filename, quiet):
+    """Run one block in the page's namespace; True if it ended without an error."""
+    global running
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    stdout, stderr = Stream(run_id, "stdout", quiet), Stream(run_id, "stderr", quiet)
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            tree = AwaitTopLevelRun().visit(ast.parse(source, filename))
+            ast.fix_missing_locations(tree)
+            code = compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            result = eval(code, namespace)
+            if inspect.iscoroutine(result):
+                running = asyncio.ensure_future(result)
+                await running
+            return True
+        except asyncio.CancelledError:
+            if running is not None and running.cancelled():
+                print("Stopped.", file=sys.stderr)
+                return False
+            raise
+        except BaseException as error:
+            tb = frames_of(filename, error.__traceback__)
+            traceback.print_exception(type(error), error, tb)
+            return False
+        finally:
+            running = None
+
+
+def stop():
+    if running is not None:
+        running.cancel()
+`;
+
+let pyodide = null;
+let runBlock = null;
+let stopBlock = null;
+
+async function start(indexURL) {
+  pyodide = await loadPyodide({ indexURL });
+  pyodide.registerJsModule("page", {
+    emit: (id, stream, text) => postMessage({ type: "output", id, stream, text }),
+  });
+  pyodide.runPython(RUNNER);
+  runBlock = pyodide.globals.get("run_block");
+  stopBlock = pyodide.globals.get("stop");
+  const python = pyodide.runPython("import sys; sys.version.split()[0]");
+  postMessage({ type: "ready", python, pyodide: pyodide.version });
+}
+
+async function run({ id, code, name, quiet }) {
+  const ok = await runBlock(id, code, name, quiet);
+  postMessage({ type: "done", id, ok });
+}
+
+self.onmessage = async ({ data }) => {
+  try {
+    if (data.type === "init") await start(data.indexURL);
+    else if (data.type === "run") await run(data);
+    else if (data.type === "stop" && stopBlock) stopBlock();
+  } catch (error) {
+    postMessage({ type: "failed", id: data.id, message: String(error) });
+  }
+};

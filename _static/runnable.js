@@ -1,0 +1,264 @@
+// Run, Edit, Reset and Stop for the code blocks _ext/runnable.py marks.
+//
+// The blocks of a page share one namespace, in page order, as the tests run them:
+// running a block first runs, silently, the earlier blocks that have not run.
+// Python (Pyodide, from _static/pyodide/) loads in a worker the first time the
+// reader presses Run, and not before.
+(() => {
+  "use strict";
+
+  const STATIC = new URL(".", document.currentScript.src);
+  const STOP_GRACE_MS = 1000; // a block that ignores cancellation: restart Python
+  const versions = window.RUNNABLE_VERSIONS || {};
+  const blocks = [];
+  let python = null; // {worker, ready: Promise}, once Run was first pressed
+  let nextRunId = 1;
+  const pending = new Map(); // run id -> {block, resolve}
+  let busy = false;
+
+  function button(label, description, onClick) {
+    const element = document.createElement("button");
+    element.type = "button";
+    element.textContent = label;
+    element.setAttribute("aria-label", description);
+    element.addEventListener("click", onClick);
+    return element;
+  }
+
+  function startPython(block) {
+    const worker = new Worker(new URL("runnable-worker.js", STATIC), {
+      type: "module",
+    });
+    const session = { worker };
+    session.ready = new Promise((resolve, reject) => {
+      worker.onmessage = ({ data }) => {
+        if (data.type === "ready") {
+          showVersion(data);
+          resolve();
+        } else if (data.type === "output") {
+          const run = pending.get(data.id);
+          if (run) run.block.write(data.stream, data.text);
+        } else if (data.type === "done" || data.type === "failed") {
+          const run = pending.get(data.id);
+          if (data.type === "failed" && !run) reject(new Error(data.message));
+          if (run) {
+            if (data.type === "failed") run.block.write("stderr", data.message + "\n");
+            pending.delete(data.id);
+            run.resolve(data.ok === true);
+          }
+        }
+      };
+      worker.onerror = (event) => reject(new Error(event.message));
+    });
+    worker.postMessage({ type: "init", indexURL: new URL("pyodide/", STATIC).href });
+    block.status("Loading Python in your browser (about 13 MB, once)…", true);
+    return session;
+  }
+
+  function restartPython() {
+    python.worker.terminate();
+    python = null;
+    for (const [, run] of pending) run.resolve(false);
+    pending.clear();
+    for (const block of blocks) block.hasRun = false;
+  }
+
+  function runInWorker(block, quiet) {
+    const id = nextRunId++;
+    return new Promise((resolve) => {
+      pending.set(id, { block, resolve });
+      python.worker.postMessage({
+        type: "run",
+        id,
+        code: block.code(),
+        name: `<block ${block.number}>`,
+        quiet,
+      });
+    });
+  }
+
+  async function run(block) {
+    if (busy) return;
+    busy = true;
+    block.clear();
+    block.stopped = false;
+    setRunning(block, true);
+    try {
+      if (!python) python = startPython(block);
+      const session = python;
+      await session.ready;
+      block.status("Running…");
+      for (const earlier of blocks.slice(0, blocks.indexOf(block))) {
+        if (!earlier.hasRun && python === session) {
+          await runInWorker(earlier, true);
+          earlier.hasRun = python === session;
+        }
+      }
+      if (python === session) {
+        await runInWorker(block, false);
+        block.hasRun = python === session;
+      }
+      block.status(block.stopped ? "Stopped." : "Done.");
+    } catch (error) {
+      block.status(`Python could not start: ${error.message}`);
+      if (python) restartPython();
+    } finally {
+      setRunning(block, false);
+      busy = false;
+    }
+  }
+
+  function stop(block) {
+    if (!python || !block.running) return;
+    block.stopped = true;
+    block.status("Stopping…");
+    python.worker.postMessage({ type: "stop" });
+    const session = python;
+    setTimeout(() => {
+      if (block.running && python === session) {
+        // The block never gave control back to the loop: end the worker.
+        restartPython();
+        block.write(
+          "stderr",
+          "Stopped: Python was restarted; the page's blocks run again on the next Run.\n",
+        );
+      }
+    }, STOP_GRACE_MS);
+  }
+
+  function setRunning(block, running) {
+    block.running = running;
+    for (const other of blocks) other.runButton.disabled = running;
+    block.stopButton.disabled = !running;
+    block.element.dataset.state = running ? "running" : "idle";
+  }
+
+  function showVersion({ python: version, pyodide }) {
+    for (const note of document.querySelectorAll(".runnable-python")) {
+      note.textContent = `Python ${version} (Pyodide ${pyodide}) is running in this page.`;
+    }
+  }
+
+  function versionNote() {
+    const note = document.createElement("p");
+    note.className = "runnable-note";
+    const where = versions.python
+      ? `Python ${versions.python} (Pyodide ${versions.pyodide})`
+      : "Pyodide";
+    note.innerHTML =
+      "The code blocks with a <strong>Run</strong> button run in your browser, on " +
+      `${where}, a CPython built for WebAssembly; it loads the first time you press ` +
+      "Run. A page's blocks share their names, in page order. Blocks that need " +
+      "threads, sockets, subprocesses or signals run on your machine only. ";
+    const status = document.createElement("span");
+    status.className = "runnable-python";
+    note.append(status);
+    return note;
+  }
+
+  function makeRunnable(element, number) {
+    const pre = element.querySelector("pre");
+    const original = pre.textContent;
+    const controls = document.createElement("div");
+    controls.className = "runnable-controls";
+    controls.setAttribute("role", "group");
+    controls.setAttribute("aria-label", `Block ${number}`);
+    const output = document.createElement("div");
+    output.className = "runnable-output";
+    output.setAttribute("aria-live", "polite");
+    output.setAttribute("aria-label", `Output of block ${number}`);
+    const status = document.createElement("p");
+    status.className = "runnable-status";
+    const stdout = document.createElement("pre");
+    stdout.className = "runnable-stdout";
+    const stderr = document.createElement("pre");
+    stderr.className = "runnable-stderr";
+    output.append(status, stdout, stderr);
+
+    let editor = null;
+    const block = {
+      element,
+      number,
+      hasRun: false,
+      running: false,
+      code: () => (editor ? editor.value : original),
+      clear() {
+        stdout.textContent = stderr.textContent = status.textContent = "";
+        stdout.hidden = stderr.hidden = true;
+      },
+      write(stream, text) {
+        const target = stream === "stderr" ? stderr : stdout;
+        target.hidden = false;
+        target.textContent += text;
+      },
+      status(text, loading = false) {
+        status.textContent = text;
+        if (loading) {
+          const bar = document.createElement("progress");
+          bar.setAttribute("aria-label", "Loading Python");
+          status.append(" ", bar);
+        }
+      },
+    };
+    block.runButton = button("Run", `Run block ${number}`, () => run(block));
+    const editButton = button("Edit", `Edit block ${number}`, () => {
+      if (!editor) {
+        editor = document.createElement("textarea");
+        editor.className = "runnable-editor";
+        editor.spellcheck = false;
+        editor.value = original;
+        editor.rows = original.split("\n").length + 1;
+        editor.setAttribute("aria-label", `Code of block ${number}, editable`);
+        element.after(editor);
+        element.hidden = true;
+      }
+      editor.focus();
+    });
+    const resetButton = button("Reset", `Reset block ${number}`, () => {
+      if (editor) {
+        editor.remove();
+        editor = null;
+        element.hidden = false;
+      }
+      block.clear();
+    });
+    block.stopButton = button("Stop", `Stop block ${number}`, () => stop(block));
+    block.stopButton.disabled = true;
+    controls.append(block.runButton, editButton, resetButton, block.stopButton);
+    element.before(controls);
+    element.after(output);
+    block.clear();
+    return block;
+  }
+
+  function markForMachine(element) {
+    const note = document.createElement("p");
+    note.className = "runs-on-machine-note";
+    note.textContent =
+      "Runs on your machine: this block needs threads, sockets, subprocesses or " +
+      "signals, which a browser page does not have.";
+    element.before(note);
+  }
+
+  function setUp() {
+    const runnable = document.querySelectorAll("div.runnable, div.runs-on-machine");
+    if (!runnable.length) return;
+    const title = document.querySelector("article h1");
+    if (title) title.after(versionNote());
+    let number = 0;
+    for (const element of runnable) {
+      number += 1;
+      if (element.classList.contains("runnable")) {
+        blocks.push(makeRunnable(element, number));
+      } else {
+        markForMachine(element);
+      }
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUp);
+  } else {
+    setUp();
+  }
+})();

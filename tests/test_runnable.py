@@ -1,0 +1,209 @@
+"""The concept chapters' code blocks, run in the page: Pyodide in headless Chromium.
+
+The built site is served from _build/html on 127.0.0.1; any request that would
+leave this address, from the page or its worker, is refused and fails the test.
+"""
+
+import doctest
+import functools
+import http.server
+import re
+import threading
+import time
+
+import pytest
+from conftest import require_build
+
+pytest.importorskip("playwright")
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.built_site, pytest.mark.timeout(180)]
+
+LOAD = 90_000  # milliseconds: Pyodide's first start, on a busy machine
+CHECKER = doctest.OutputChecker()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site():
+    """The built site served on a free port of 127.0.0.1."""
+    html = require_build("html", "_static", "pyodide", "pyodide.asm.wasm").parents[2]
+    handler = functools.partial(QuietHandler, directory=html)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+class Requests:
+    """Every URL the page and its workers asked for, and any that left the site."""
+
+    def __init__(self, site):
+        self.site = site
+        self.seen = []
+        self.elsewhere = []
+
+    def route(self, route):
+        url = route.request.url
+        if url.startswith((self.site, "data:", "blob:")):
+            route.continue_()
+        else:
+            self.elsewhere.append(url)
+            route.abort()
+
+    def record(self, request):
+        self.seen.append(request.url)
+        if not request.url.startswith((self.site, "data:", "blob:")):
+            self.elsewhere.append(request.url)
+
+
+@pytest.fixture
+def requests(site):
+    return Requests(site)
+
+
+@pytest.fixture
+def page(browser, site, requests):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.route("**/*", requests.route)
+    context.on("request", requests.record)
+    errors = []
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not requests.elsewhere, f"requests left 127.0.0.1: {requests.elsewhere}"
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def open_chapter(page, site, name):
+    page.goto(f"{site}docs/{name}.html")
+    expect(page.locator(".runnable-controls").first).to_be_visible()
+
+
+def block(page, number):
+    """The code block numbered `number` on the page (1 is the first python block)."""
+    return page.locator("div.runnable, div.runs-on-machine").nth(number - 1)
+
+
+def run(page, number, timeout=LOAD):
+    page.get_by_role("button", name=f"Run block {number}", exact=True).click()
+    expect(status(page, number)).to_have_text("Done.", timeout=timeout)
+
+
+def status(page, number):
+    return output(page, number).locator(".runnable-status")
+
+
+def output(page, number):
+    return block(page, number).locator("xpath=following-sibling::div[1]")
+
+
+def edit(page, number, code):
+    page.get_by_role("button", name=f"Edit block {number}", exact=True).click()
+    page.get_by_label(f"Code of block {number}, editable").fill(code)
+
+
+def recorded_output(page, number):
+    """The text of the {output} block the page shows after code block `number`."""
+    output_block = block(page, number).locator(
+        "xpath=following::div[contains(concat(' ', @class, ' '), ' output ')][1]//pre"
+    )
+    return output_block.text_content()
+
+
+def test_a_page_without_run_pressed_loads_no_pyodide(page, site, requests):
+    open_chapter(page, site, "02-coroutines")
+    page.wait_for_load_state("networkidle")
+    loaded = [url for url in requests.seen if re.search(r"pyodide|worker", url)]
+    assert not loaded
+    assert page.locator(".runnable-note").inner_text().count("Pyodide") == 1
+
+
+def test_a_block_prints_what_its_output_block_says(page, site, requests):
+    # Block 3 of chapter 2 needs blocks 1 and 2: running it runs them first.
+    open_chapter(page, site, "02-coroutines")
+    run(page, 3)
+    printed = output(page, 3).locator(".runnable-stdout").text_content()
+    expected = recorded_output(page, 3).rstrip("\n") + "\n"
+    assert CHECKER.check_output(expected, printed, doctest.ELLIPSIS), printed
+    expect(output(page, 3).locator(".runnable-stderr")).to_be_hidden()
+    expect(page.locator(".runnable-python")).to_contain_text("Python 3.")
+    # The worker's requests are seen, so the check that none leaves covers them.
+    assert any(url.endswith("/pyodide/pyodide.asm.wasm") for url in requests.seen)
+
+
+def test_an_edited_block_runs_the_edit(page, site):
+    open_chapter(page, site, "04-running")
+    edit(
+        page,
+        1,
+        "import asyncio\n\nasync def main():\n    return 6 * 7\n\n"
+        "print(asyncio.run(main()))\n",
+    )
+    run(page, 1)
+    expect(output(page, 1).locator(".runnable-stdout")).to_have_text("42\n")
+    page.get_by_role("button", name="Reset block 1", exact=True).click()
+    expect(page.get_by_label("Code of block 1, editable")).to_have_count(0)
+    expect(block(page, 1)).to_be_visible()
+
+
+def test_a_nested_asyncio_run_raises_as_on_cpython(page, site):
+    open_chapter(page, site, "04-running")
+    edit(
+        page,
+        1,
+        "import asyncio\n\nasync def outer():\n"
+        "    asyncio.run(asyncio.sleep(0))\n\nasyncio.run(outer())\n",
+    )
+    page.get_by_role("button", name="Run block 1", exact=True).click()
+    expect(output(page, 1).locator(".runnable-stderr")).to_contain_text(
+        "RuntimeError: asyncio.run() cannot be called from a running event loop",
+        timeout=LOAD,
+    )
+
+
+def stop_after_start(page, number, code):
+    """Run `code` in block `number`, press Stop once it runs: seconds to stop."""
+    edit(page, number, code)
+    page.get_by_role("button", name=f"Run block {number}", exact=True).click()
+    expect(status(page, number)).to_have_text("Running…", timeout=LOAD)
+    page.wait_for_timeout(300)  # well inside the block, past its first line
+    started = time.monotonic()
+    page.get_by_role("button", name=f"Stop block {number}", exact=True).click()
+    expect(status(page, number)).to_have_text("Stopped.", timeout=5_000)
+    return time.monotonic() - started
+
+
+def test_stop_cancels_a_block_that_awaits(page, site):
+    open_chapter(page, site, "04-running")
+    run(page, 1)  # Python loaded, so the clock below times only the stop
+    took = stop_after_start(page, 2, "import asyncio\nawait asyncio.sleep(3600)\n")
+    assert took < 0.5
+    expect(output(page, 2).locator(".runnable-stderr")).to_have_text("Stopped.\n")
+
+
+def test_stop_ends_a_busy_loop_within_a_second(page, site):
+    open_chapter(page, site, "04-running")
+    run(page, 1)
+    took = stop_after_start(page, 2, "while True:\n    pass\n")
+    assert took < 1.6  # the one-second grace, then the worker is replaced
+    # Python starts again on the next Run, and runs the page's blocks again.
+    run(page, 1)
+
+
+def test_a_block_that_needs_sockets_runs_on_your_machine(page, site):
+    open_chapter(page, site, "06-mistakes")
+    needs_socket = page.locator("div.runs-on-machine", has_text="open_connection")
+    expect(needs_socket.first).to_be_visible()
+    note = needs_socket.first.locator("xpath=preceding-sibling::*[1]")
+    expect(note).to_have_text(re.compile("^Runs on your machine"))
+    controls = needs_socket.first.locator("xpath=following-sibling::div[1]")
+    expect(controls).not_to_have_class(re.compile("runnable-output"))
