@@ -166,7 +166,6 @@
     const output = document.createElement("div");
     output.className = "runnable-output";
     output.setAttribute("aria-live", "polite");
-    output.setAttribute("aria-label", `Output of block ${number}`);
     const status = document.createElement("p");
     status.className = "runnable-status";
     const stdout = document.createElement("pre");
