@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import redis
 from conftest import require_tool
 
 STARTUP_TIMEOUT = 10.0  # seconds redis-server may take to answer PING
@@ -69,6 +70,11 @@ class RedisServer:
                 return sock.recv(64) == b"+PONG\r\n"
         except OSError:
             return False
+
+    def publish(self, channel, data):
+        """PUBLISH `data` (bytes or text) on `channel`, as any client of Redis can."""
+        with redis.Redis(host="127.0.0.1", port=self.port) as client:
+            client.publish(channel, data)
 
     def stop(self):
         """Stop redis-server (SIGTERM, then SIGKILL if it lingers)."""

@@ -251,3 +251,20 @@ def test_delivery_resumes_once_redis_is_back():
             await close_all([ada, bob])
 
         run(scene())
+
+
+def test_what_is_not_a_chat_message_on_the_channel_is_left_out():
+    with (
+        RedisServer() as broker,
+        chat_server(REDIS_CHAT, "--redis", broker.url) as chat,
+    ):
+
+        async def scene():
+            ada = await join(chat)
+            for data in [b"not JSON", b"\xff", b"[]", say("server", "I am the server")]:
+                broker.publish("chat", data)
+            await ada.send(say("ada", "still here"))
+            assert await receive(ada) == {"sender": "ada", "message": "still here"}
+            await ada.close()
+
+        run(scene())

@@ -18,7 +18,9 @@ message, in one order. The page, the protocol and the limits are asgi_chat's.
 A process that cannot reach Redis when it starts refuses to start (uvicorn
 then exits with status 3). A message that cannot be published later on, because
 Redis has gone away, is answered with an error for its sender, never dropped
-without a word.
+without a word; meanwhile each process tries to reach Redis again, and once it
+is back, subscribes again. What was published while a process was not
+subscribed is lost to its clients: pub/sub keeps nothing.
 """
 
 import argparse
@@ -91,8 +93,21 @@ class RedisBus:
             with contextlib.suppress(redis.ConnectionError):
                 async for event in self.pubsub.listen():
                     if event["type"] == "message":
-                        chat.broadcast(json.loads(event["data"]))
+                        self.hand_on_one(event["data"], chat)
             await asyncio.sleep(RETRY_AFTER)  # Redis went away: try again soon
+
+    @staticmethod
+    def hand_on_one(data, chat):
+        """Broadcast one message from the channel, if it is a chat message.
+
+        Anyone who can reach Redis can publish on the channel: what is not a
+        chat message is left out, instead of ending the listener.
+        """
+        try:
+            message = parse_chat_message(data.decode())
+        except ValueError:  # UnicodeDecodeError is one too
+            return
+        chat.broadcast(message)
 
     async def close(self):
         await self.pubsub.aclose()
