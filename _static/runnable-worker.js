@@ -14,6 +14,7 @@ const RUNNER = String.raw`
 import ast
 import asyncio
 import contextlib
+import gc
 import inspect
 import linecache
 import sys
@@ -44,8 +45,29 @@ time.sleep = blocking_sleep
 asyncio.run = nested_run
 
 
+async def run_at_top_level(main, *, debug=None, loop_factory=None):
+    """What asyncio.run does around main, done on the page's loop.
+
+    Like CPython's, it runs main as a task, then cancels the tasks main left
+    behind, and the loop's task factory is back as before (a fresh loop's).
+    """
+    if not inspect.iscoroutine(main):
+        raise ValueError(f"a coroutine was expected, got {main!r}")
+    loop = asyncio.get_running_loop()
+    task_factory = loop.get_task_factory()
+    before = asyncio.all_tasks() | {asyncio.current_task()}
+    try:
+        return await loop.create_task(main)
+    finally:
+        left_behind = asyncio.all_tasks() - before
+        for task in left_behind:
+            task.cancel()
+        await asyncio.gather(*left_behind, return_exceptions=True)
+        loop.set_task_factory(task_factory)
+
+
 class AwaitTopLevelRun(ast.NodeTransformer):
-    """asyncio.run(x) in module-level code becomes await x: the page's loop runs it.
+    """asyncio.run(x) in module-level code becomes an await: the page's loop runs x.
 
     Function and class bodies are left alone: there asyncio.run is nested, and
     raises as on CPython.
@@ -59,9 +81,10 @@ class AwaitTopLevelRun(ast.NodeTransformer):
             and function.attr == "run"
             and isinstance(function.value, ast.Name)
             and function.value.id == "asyncio"
-            and len(node.args) == 1
         ):
-            return ast.copy_location(ast.Await(node.args[0]), node)
+            function = ast.Name("__asyncio_run__", ast.Load())
+            call = ast.Call(function, node.args, node.keywords)
+            return ast.copy_location(ast.Await(call), node)
         return node
 
     def leave_alone(self, node):
@@ -69,6 +92,9 @@ class AwaitTopLevelRun(ast.NodeTransformer):
 
     visit_FunctionDef = visit_AsyncFunctionDef = leave_alone
     visit_ClassDef = visit_Lambda = leave_alone
+
+
+namespace["__asyncio_run__"] = run_at_top_level
 
 
 class Stream:
@@ -114,11 +140,16 @@ async def run_block(run_id, source, filename, quiet):
                 return False
             raise
         except BaseException as error:
+            # No local keeps the traceback: its frames would keep coroutines alive.
             tb = frames_of(filename, error.__traceback__)
             traceback.print_exception(type(error), error, tb)
+            del tb
             return False
         finally:
             running = None
+            # Coroutines never awaited warn when collected, and CPython's reference
+            # counting collects them at once: collect here, while output is shown.
+            gc.collect()
 
 
 def stop():

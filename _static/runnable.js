@@ -8,7 +8,9 @@
   "use strict";
 
   const STATIC = new URL(".", document.currentScript.src);
-  const STOP_GRACE_MS = 1000; // a block that ignores cancellation: restart Python
+  // A block that has not ended this long after its task was cancelled never gives
+  // control back (a busy loop): Python is restarted, and Stop takes under 1 s.
+  const STOP_GRACE_MS = 800;
   const versions = window.RUNNABLE_VERSIONS || {};
   const blocks = [];
   let python = null; // {worker, ready: Promise}, once Run was first pressed
