@@ -76,6 +76,12 @@ class RedisServer:
         with redis.Redis(host="127.0.0.1", port=self.port) as client:
             client.publish(channel, data)
 
+    def subscribers(self, channel):
+        """How many connections are subscribed to `channel` (PUBSUB NUMSUB)."""
+        with redis.Redis(host="127.0.0.1", port=self.port) as client:
+            [(_, count)] = client.pubsub_numsub(channel)
+        return count
+
     def stop(self):
         """Stop redis-server (SIGTERM, then SIGKILL if it lingers)."""
         if self.process is None:

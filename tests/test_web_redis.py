@@ -193,6 +193,7 @@ def test_four_uvicorn_workers_sharing_redis_everyone_hears_everything_in_order()
         RedisServer() as broker,
         uvicorn_workers("redis_chat:application", 4, REDIS_URL=broker.url) as address,
     ):
+        assert broker.subscribers("chat") == 4  # one for each worker
         run(everyone_hears_everything_in_order([address], 60, 6, 20))
 
 
