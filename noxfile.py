@@ -126,6 +126,9 @@ def debian_has(package):
 
 
 def sphinx(session, builder):
+    # A build runs the notebooks (chapter 32's starts a redis-server) and copies
+    # Pyodide from node_modules/ into the site (npm installs it).
+    require_system(session, "redis-server", "npm")
     session.run("sphinx-build", "-M", builder, ".", str(BUILD), *STRICT)
 
 
