@@ -140,10 +140,11 @@ async def run_block(run_id, source, filename, quiet):
                 return False
             raise
         except BaseException as error:
-            # No local keeps the traceback: its frames would keep coroutines alive.
-            tb = frames_of(filename, error.__traceback__)
-            traceback.print_exception(type(error), error, tb)
-            del tb
+            traceback.print_exception(
+                type(error), error, frames_of(filename, error.__traceback__)
+            )
+            # The frames' locals would keep coroutines alive past the gc below.
+            traceback.clear_frames(error.__traceback__)
             return False
         finally:
             running = None
