@@ -58,6 +58,8 @@ html_theme = "furo"
 html_title = project
 html_static_path = ["_static"]
 html_css_files = ["book.css"]
+# Scrolling code blocks and tables reachable by keyboard (accessibility).
+html_js_files = ["a11y.js"]
 # noxfile.py puts notebooks/*.ipynb and pdf/*.pdf here before building the site.
 html_extra_path = ["_build/downloads"]
 (ROOT / "_build" / "downloads").mkdir(parents=True, exist_ok=True)
