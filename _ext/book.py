@@ -205,7 +205,7 @@ class StepDiffReader(LiteralIncludeReader):
     """literalinclude's reader, with `:diff:` of Python files through the above."""
 
     def show_diff(self, location=None):
-        if not self.filename.endswith(".py"):
+        if Path(self.filename).suffix != ".py":
             return super().show_diff(location)
         old_name = self.options["diff"]
         new_lines, old_lines = self.read_file(self.filename), self.read_file(old_name)
