@@ -99,6 +99,9 @@ def install(session, group):
 
 def require_system(session, *tools):
     """Install the Debian packages behind `tools`, or say exactly what is missing."""
+    # A program already on PATH will do, wherever it came from (NodeSource's nodejs
+    # brings npm, and conflicts with Debian's npm package); LaTeX needs its packages.
+    tools = [t for t in tools if not shutil.which(t) or len(SYSTEM_PACKAGES[t]) > 1]
     packages = [package for tool in tools for package in SYSTEM_PACKAGES[tool]]
     if shutil.which("dpkg-query"):
         missing = [package for package in packages if not debian_has(package)]
