@@ -246,6 +246,9 @@ class Repl:
     """The asyncio REPL (python -m asyncio), replayed: a loop in its own thread."""
 
     def __init__(self):
+        # The real REPL imports from the folder it was started in: the repository.
+        if str(ROOT) not in sys.path:
+            sys.path.append(str(ROOT))
         self.loop = asyncio.new_event_loop()
         self.namespace = {"__name__": "__main__", "asyncio": asyncio}
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -333,6 +336,7 @@ def environment(bin_directory):
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("PYTEST_", "COV_", "PYTHON"))
+        and key not in ("CI", "BUILD_NUMBER")  # pytest says more on CI than to a reader
     }
     # `python` first, then the commands its packages install (uvicorn, pytest...).
     scripts = Path(sys.executable).parent
