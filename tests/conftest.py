@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "_build"
+# BOOK_BUILD lets a second build (another checkout's helper, a branch) be tested
+# without overwriting the main one.
+BUILD = Path(os.environ.get("BOOK_BUILD", ROOT / "_build"))
 
 
 def run_example(path, *args, python_flags=("-X", "dev"), timeout=60, **kwargs):
@@ -90,7 +92,7 @@ def require_build(*parts):
     path = BUILD.joinpath(*parts)
     if not path.exists():
         built_by = "python3 run_nox.py -s docs"
-        unavailable(f"{path.relative_to(ROOT)} is missing: run `{built_by}`")
+        unavailable(f"{path} is missing: run `{built_by}`")
     return path
 
 
