@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# BOOK_BUILD lets a second build (another checkout's helper, a branch) be tested
-# without overwriting the main one.
+# BOOK_BUILD points the built-site tests at a build kept elsewhere, so two builds
+# (two branches, say) can sit side by side.
 BUILD = Path(os.environ.get("BOOK_BUILD", ROOT / "_build"))
 
 
