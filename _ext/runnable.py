@@ -28,6 +28,8 @@ PYODIDE_FILES = [
     "python_stdlib.zip",
     "pyodide-lock.json",
 ]
+# The "Watch the loop" view: its script must come before runnable.js.
+LOOP_VIEW_FILES = ["loopview.js", "loopview.css"]
 RUNNABLE_PAGES = re.compile(r"docs/0\d-")
 # A browser page has no threads, sockets, subprocesses, signals or console: code
 # that names any of these runs on the reader's machine only.
@@ -93,6 +95,11 @@ def add_runner(app, pagename, templatename, context, doctree):
         return
     versions = {"python": browser_python(), "pyodide": installed_pyodide_version()}
     app.add_js_file(None, body=f"window.RUNNABLE_VERSIONS = {json.dumps(versions)};")
+    # The loop view, once its files exist: runnable.js finds it when it sets up.
+    for name in LOOP_VIEW_FILES:
+        if (ROOT / "_static" / name).exists():
+            add = app.add_js_file if name.endswith(".js") else app.add_css_file
+            add(name)
     app.add_js_file("runnable.js")
     app.add_css_file("runnable.css")
 

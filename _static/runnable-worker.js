@@ -1,9 +1,10 @@
 // Runs a page's code blocks on Pyodide, in a Web Worker so that the page stays
 // responsive and a runaway block can be ended by terminating the worker.
 //
-// Messages in: {type: "init", indexURL}, {type: "run", id, code, name, quiet},
-// {type: "stop"}. Messages out: {type: "ready", python, pyodide},
-// {type: "output", id, stream, text}, {type: "done", id, ok, stopped},
+// Messages in: {type: "init", indexURL}, {type: "run", id, code, name, quiet,
+// watch}, {type: "stop"}. Messages out: {type: "ready", python, pyodide},
+// {type: "output", id, stream, text}, {type: "loop", id, event} (while a watched
+// block runs: what _static/looptrace.py records), {type: "done", id, ok, stopped},
 // {type: "failed", message}.
 
 import { loadPyodide } from "./pyodide/pyodide.mjs";
@@ -119,8 +120,29 @@ def frames_of(filename, tb):
     return tb
 
 
-async def run_block(run_id, source, filename, quiet):
-    """Run one block in the page's namespace; True if it ended without an error."""
+class Watch:
+    """looptrace.start(post) on entry, looptrace.stop() on exit, if watched."""
+
+    def __init__(self, post):
+        self.post = post
+
+    def __enter__(self):
+        if self.post is not None:
+            import looptrace
+
+            self.tracer = looptrace
+            looptrace.start(self.post)
+
+    def __exit__(self, *exception):
+        if self.post is not None:
+            self.tracer.stop()
+
+
+async def run_block(run_id, source, filename, quiet, post=None):
+    """Run one block in the page's namespace; True if it ended without an error.
+
+    post, if given, receives the loop view's events as JSON strings while it runs.
+    """
     global running
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     stdout, stderr = Stream(run_id, "stdout", quiet), Stream(run_id, "stderr", quiet)
@@ -129,10 +151,11 @@ async def run_block(run_id, source, filename, quiet):
             tree = AwaitTopLevelRun().visit(ast.parse(source, filename))
             ast.fix_missing_locations(tree)
             code = compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-            result = eval(code, namespace)
-            if inspect.iscoroutine(result):
-                running = asyncio.ensure_future(result)
-                await running
+            with Watch(post):
+                result = eval(code, namespace)
+                if inspect.iscoroutine(result):
+                    running = asyncio.ensure_future(result)
+                    await running
             return True
         except asyncio.CancelledError:
             if running is not None and running.cancelled():
@@ -174,8 +197,38 @@ async function start(indexURL) {
   postMessage({ type: "ready", python, pyodide: pyodide.version });
 }
 
-async function run({ id, code, name, quiet }) {
-  const ok = await runBlock(id, code, name, quiet);
+// The loop view's recorder, _static/looptrace.py, imported the first time a
+// block is watched: true once it is importable.
+const TRACER_DIRECTORY = "/home/pyodide/book";
+let tracerLoaded = false;
+
+async function loadTracer(id) {
+  if (tracerLoaded) return true;
+  try {
+    const response = await fetch(new URL("looptrace.py", import.meta.url));
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const source = await response.text();
+    pyodide.FS.mkdirTree(TRACER_DIRECTORY);
+    pyodide.FS.writeFile(`${TRACER_DIRECTORY}/looptrace.py`, source);
+    pyodide.runPython(
+      `import importlib, sys\n` +
+        `sys.path.insert(0, ${JSON.stringify(TRACER_DIRECTORY)})\n` +
+        `importlib.invalidate_caches()\nimport looptrace`,
+    );
+    tracerLoaded = true;
+  } catch (error) {
+    const text = `The loop view cannot record: looptrace.py did not load (${error}).\n`;
+    postMessage({ type: "output", id, stream: "stderr", text });
+  }
+  return tracerLoaded;
+}
+
+async function run({ id, code, name, quiet, watch }) {
+  let post = undefined;
+  if (watch && (await loadTracer(id))) {
+    post = (event) => postMessage({ type: "loop", id, event: JSON.parse(event) });
+  }
+  const ok = await runBlock(id, code, name, quiet, post);
   postMessage({ type: "done", id, ok });
 }
 

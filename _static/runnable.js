@@ -12,6 +12,7 @@
   // control back (a busy loop): Python is restarted, and Stop takes under 1 s.
   const STOP_GRACE_MS = 800;
   const versions = window.RUNNABLE_VERSIONS || {};
+  let loopView = null; // window.BookLoopView, if loopview.js came before this
   const blocks = [];
   let python = null; // {worker, ready: Promise}, once Run was first pressed
   let nextRunId = 1;
@@ -24,6 +25,16 @@
     element.textContent = label;
     element.setAttribute("aria-label", description);
     element.addEventListener("click", onClick);
+    return element;
+  }
+
+  // A button that stays pressed: Enter and Space toggle it, as any button.
+  function toggle(label, description) {
+    const element = button(label, description, () => {
+      const pressed = element.getAttribute("aria-pressed") === "true";
+      element.setAttribute("aria-pressed", String(!pressed));
+    });
+    element.setAttribute("aria-pressed", "false");
     return element;
   }
 
@@ -40,6 +51,9 @@
         } else if (data.type === "output") {
           const run = pending.get(data.id);
           if (run) run.block.write(data.stream, data.text);
+        } else if (data.type === "loop") {
+          const run = pending.get(data.id);
+          if (run && loopView) loopView.event(run.block.element, data.event);
         } else if (data.type === "done" || data.type === "failed") {
           const run = pending.get(data.id);
           if (data.type === "failed" && !run) reject(new Error(data.message));
@@ -65,7 +79,7 @@
     for (const block of blocks) block.hasRun = false;
   }
 
-  function runInWorker(block, quiet) {
+  function runInWorker(block, quiet, watch = false) {
     const id = nextRunId++;
     return new Promise((resolve) => {
       pending.set(id, { block, resolve });
@@ -75,8 +89,22 @@
         code: block.code(),
         name: `<block ${block.number}>`,
         quiet,
+        watch,
       });
     });
+  }
+
+  // The loop view (_static/loopview.js), when the page has it: it draws what
+  // the worker records while a watched block runs.
+  async function runWatched(block) {
+    const pressed = block.watchButton?.getAttribute("aria-pressed") === "true";
+    const watch = Boolean(loopView && pressed);
+    if (watch) loopView.begin(block.element);
+    try {
+      await runInWorker(block, false, watch);
+    } finally {
+      if (watch) loopView.end(block.element);
+    }
   }
 
   async function run(block) {
@@ -97,7 +125,7 @@
         }
       }
       if (python === session) {
-        await runInWorker(block, false);
+        await runWatched(block);
         block.hasRun = python === session;
       }
       block.status(block.stopped ? "Stopped." : "Done.");
@@ -226,6 +254,10 @@
     block.stopButton = button("Stop", `Stop block ${number}`, () => stop(block));
     block.stopButton.disabled = true;
     controls.append(block.runButton, editButton, resetButton, block.stopButton);
+    if (loopView) {
+      block.watchButton = toggle("Watch the loop", `Watch the loop of block ${number}`);
+      controls.append(block.watchButton);
+    }
     element.before(controls);
     element.after(output);
     block.clear();
@@ -244,6 +276,7 @@
   function setUp() {
     const runnable = document.querySelectorAll("div.runnable, div.runs-on-machine");
     if (!runnable.length) return;
+    loopView = window.BookLoopView || null;
     const title = document.querySelector("article h1");
     if (title) title.after(versionNote());
     let number = 0;

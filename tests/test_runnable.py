@@ -220,3 +220,79 @@ def test_a_block_that_needs_sockets_runs_on_your_machine(page, site):
     expect(note).to_have_text(re.compile("^Runs on your machine"))
     controls = needs_socket.first.locator("xpath=following-sibling::div[1]")
     expect(controls).not_to_have_class(re.compile("runnable-output"))
+
+
+# A stand-in for _static/loopview.js: it records what runnable.js asks of it.
+FAKE_LOOP_VIEW = """window.BookLoopView = {
+    calls: [],
+    begin(element) { this.calls.push(["begin", element.querySelector("pre").id]); },
+    event(element, event) { this.calls.push(["event", event]); },
+    end(element) { this.calls.push(["end", element.querySelector("pre").id]); },
+};"""
+
+
+def without_the_loop_view(page):
+    """The page as it is before _static/loopview.js exists."""
+    page.route("**/loopview.js", lambda route: route.abort())
+
+
+# A stand-in for _static/looptrace.py: one event when it starts, one when it stops.
+FAKE_LOOP_TRACE = """import json
+
+post = None
+
+
+def start(send):
+    global post
+    post = send
+    post(json.dumps({"kind": "start"}))
+
+
+def stop():
+    post(json.dumps({"kind": "stop"}))
+"""
+
+
+def test_a_watched_block_tells_the_loop_view_what_it_records(page, site):
+    without_the_loop_view(page)
+    page.add_init_script(FAKE_LOOP_VIEW)
+    page.context.route(
+        "**/_static/looptrace.py",
+        lambda route: route.fulfill(body=FAKE_LOOP_TRACE, content_type="text/plain"),
+    )
+    open_chapter(page, site, "04-running")
+    watch = page.get_by_role("button", name="Watch the loop of block 1", exact=True)
+    expect(watch).to_have_attribute("aria-pressed", "false")
+    watch.focus()
+    page.keyboard.press("Enter")
+    expect(watch).to_have_attribute("aria-pressed", "true")
+    block(page, 1).locator("pre").evaluate("pre => { pre.id = 'watched'; }")
+    run(page, 1)
+    assert page.evaluate("window.BookLoopView.calls") == [
+        ["begin", "watched"],
+        ["event", {"kind": "start"}],
+        ["event", {"kind": "stop"}],
+        ["end", "watched"],
+    ]
+
+
+def test_a_watched_block_runs_even_without_the_recorder(page, site):
+    without_the_loop_view(page)
+    page.add_init_script(FAKE_LOOP_VIEW)
+    page.context.route("**/_static/looptrace.py", lambda route: route.abort())
+    open_chapter(page, site, "04-running")
+    page.get_by_role("button", name="Watch the loop of block 1", exact=True).click()
+    run(page, 1)
+    expect(output(page, 1).locator(".runnable-stderr")).to_contain_text(
+        "looptrace.py did not load"
+    )
+    calls = page.evaluate("window.BookLoopView.calls")
+    assert [call[0] for call in calls] == ["begin", "end"]
+
+
+def test_without_the_loop_view_there_is_no_watch_button(page, site):
+    without_the_loop_view(page)
+    open_chapter(page, site, "04-running")
+    expect(page.get_by_role("button", name="Watch the loop of block 1")).to_have_count(
+        0
+    )
