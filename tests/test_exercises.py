@@ -1,0 +1,269 @@
+"""The exercise checker (exercises/check.py) tells right answers from wrong ones.
+
+The reference solutions are the chapters' own: each is taken from its exercise's
+solution dropdown in docs/, merged into the exercise's starter file (the solution's
+definitions replace the starter's), and must pass its check. Every starter file
+must fail with a plain message, not a traceback, and a few plausible mistakes must
+fail with a message that names the mistake.
+"""
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXERCISES = ROOT / "exercises"
+sys.path.insert(0, str(EXERCISES))
+
+from checking import load_all  # noqa: E402
+
+CHECKS = load_all()
+
+# Which python blocks of a solution dropdown make the reference solution, when
+# not just the first one.
+SOLUTION_BLOCKS = {}
+
+
+def exercise_section(ident):
+    """The Markdown of exercise `ident` ("04-2"), from its heading to the next one."""
+    chapter, number = ident.split("-")
+    (page,) = (ROOT / "docs").glob(f"{chapter}-*.md")
+    text = page.read_text()
+    start = re.search(rf"^### Exercise {number}: .*$", text, re.M).start()
+    end = re.compile(r"^#{2,3} ", re.M).search(text, start + 1)
+    return text[start : end.start() if end else len(text)]
+
+
+def solution_blocks(ident):
+    """The python blocks inside the exercise's solution dropdown."""
+    section = exercise_section(ident)
+    dropdown = section[section.index("::::{dropdown} Solution") :]
+    return re.findall(r"^```python\n(.*?)^```$", dropdown, re.M | re.S)
+
+
+def defined_names(node):
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Assign | ast.AnnAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {target.id for target in targets if isinstance(target, ast.Name)}
+    return set()
+
+
+def is_main_guard(node):
+    return isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
+
+
+def definitions(solution):
+    """The solution's imports and definitions, without the lines that run them.
+
+    A module-level assignment is kept when a definition uses its name (a lock the
+    function takes, say); the rest, like `results = asyncio.run(...)`, demonstrate.
+    """
+    body = ast.parse(solution).body
+    defs = [
+        node
+        for node in body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    ]
+    used = {
+        name.id
+        for node in defs
+        for name in ast.walk(node)
+        if isinstance(name, ast.Name)
+    }
+    kept = []
+    for node in body:
+        imported = isinstance(node, ast.Import | ast.ImportFrom)
+        assigned = isinstance(node, ast.Assign | ast.AnnAssign)
+        if imported or node in defs or (assigned and defined_names(node) & used):
+            kept.append(node)
+    return kept
+
+
+def merged(starter, solution):
+    """The starter file with the solution's definitions in place of its own."""
+    module = ast.parse(starter)
+    replacements = definitions(solution)
+    by_name = {name: node for node in replacements for name in defined_names(node)}
+    body, placed = [], set()
+    for node in module.body:
+        names = defined_names(node)
+        if is_main_guard(node):
+            body.extend(n for n in replacements if id(n) not in placed)
+            placed.update(id(n) for n in replacements)
+        elif names and names <= by_name.keys():
+            for name in names:
+                if id(by_name[name]) not in placed:
+                    body.append(by_name[name])
+                    placed.add(id(by_name[name]))
+            continue
+        body.append(node)
+    body.extend(n for n in replacements if id(n) not in placed)
+    imports = [n for n in body if isinstance(n, ast.Import | ast.ImportFrom)]
+    others = [n for n in body if not isinstance(n, ast.Import | ast.ImportFrom)]
+    module.body = imports + others
+    return ast.unparse(module) + "\n"
+
+
+def reference(ident):
+    starter = (EXERCISES / CHECKS[ident].starter).read_text()
+    blocks = solution_blocks(ident)
+    chosen = SOLUTION_BLOCKS.get(ident, [0])
+    solution = "\n\n".join(blocks[index] for index in chosen)
+    return merged(starter, solution)
+
+
+def check(ident, source, tmp_path):
+    """Run the checker on `source`; its exit status and what it printed."""
+    answer = tmp_path / f"answer_{ident.replace('-', '_')}.py"
+    answer.write_text(source)
+    finished = subprocess.run(
+        [sys.executable, str(EXERCISES / "check.py"), ident, str(answer)],
+        capture_output=True,
+        text=True,
+        timeout=CHECKS[ident].seconds + 30,
+    )
+    return finished.returncode, finished.stdout + finished.stderr
+
+
+IDS = sorted(CHECKS)
+
+
+@pytest.mark.parametrize("ident", IDS)
+def test_reference_solution_passes(ident, tmp_path):
+    status, output = check(ident, reference(ident), tmp_path)
+    assert status == 0, output
+    assert "still wrong" not in output and "All " in output, output
+
+
+@pytest.mark.parametrize("ident", IDS)
+def test_starter_fails_helpfully(ident, tmp_path):
+    starter = (EXERCISES / CHECKS[ident].starter).read_text()
+    status, output = check(ident, starter, tmp_path)
+    assert status == 1, output
+    assert "still wrong:" in output, output
+    assert "Traceback" not in output, output
+
+
+def with_replaced(ident, solution):
+    """The starter with `solution`'s definitions: a wrong answer, for the tests."""
+    return merged((EXERCISES / CHECKS[ident].starter).read_text(), solution)
+
+
+# Plausible wrong answers: (exercise, name, answer's definitions, words of the
+# message that must name the mistake).
+WRONG = [
+    (
+        "04-2",
+        "one-after-another",
+        """
+async def fastest(mirrors):
+    for mirror, seconds in mirrors.items():
+        return await download_from(mirror, seconds)
+""",
+        "the downloads do not all start at once",
+    ),
+    (
+        "04-2",
+        "no-cancel",
+        """
+async def fastest(mirrors):
+    async with asyncio.TaskGroup() as group:
+        downloads = [
+            group.create_task(download_from(mirror, seconds))
+            for mirror, seconds in mirrors.items()
+        ]
+        for next_done in asyncio.as_completed(downloads):
+            return await next_done
+""",
+        "it waits for downloads it does not need",
+    ),
+    (
+        "04-2",
+        "cancel-without-waiting",
+        """
+async def fastest(mirrors):
+    downloads = [
+        asyncio.create_task(download_from(mirror, seconds))
+        for mirror, seconds in mirrors.items()
+    ]
+    done, pending = await asyncio.wait(downloads, return_when=asyncio.FIRST_COMPLETED)
+    for download in pending:
+        download.cancel()
+    return done.pop().result()
+""",
+        "had not finished stopping",
+    ),
+    (
+        "04-3",
+        "swallowed-cancellation",
+        "SOLUTION_BLOCK 1",
+        "the caller never learns that the session timed out",
+    ),
+    (
+        "04-4",
+        "gather-swallows-everything",
+        """
+async def total_of_valid(order):
+    prices = await asyncio.gather(
+        *(price_of(item, qty) for item, qty in order), return_exceptions=True
+    )
+    total = 0
+    for (item, qty), price in zip(order, prices):
+        if isinstance(price, Exception):
+            print(f"skipped {item} x {qty}: {price!r}")
+        else:
+            total += price
+    return total
+""",
+        "was skipped like a bad item",
+    ),
+    (
+        "04-4",
+        "one-after-another",
+        """
+async def total_of_valid(order):
+    total = 0
+    for item, qty in order:
+        try:
+            total += await price_of(item, qty)
+        except (KeyError, ValueError) as error:
+            print(f"skipped {item} x {qty}: {error!r}")
+    return total
+""",
+        "they should all be priced at the same time",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("ident", "solution", "message"),
+    [
+        pytest.param(ident, source, message, id=f"{ident}-{name}")
+        for ident, name, source, message in WRONG
+    ],
+)
+def test_wrong_answer_is_named(ident, solution, message, tmp_path):
+    if solution.startswith("SOLUTION_BLOCK"):
+        solution = solution_blocks(ident)[int(solution.split()[1])]
+    status, output = check(ident, with_replaced(ident, solution), tmp_path)
+    assert status == 1, output
+    assert message in output, output
+    assert "Traceback" not in output, output
+
+
+def test_list_names_every_exercise_with_its_title():
+    listed = subprocess.run(
+        [sys.executable, str(EXERCISES / "check.py"), "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for ident in IDS:
+        title = exercise_section(ident).splitlines()[0].split(": ", 1)[1]
+        assert f"{ident}  {title}" in listed
