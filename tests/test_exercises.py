@@ -159,6 +159,70 @@ def with_replaced(ident, solution):
 # message that must name the mistake).
 WRONG = [
     (
+        "02-1",
+        "gather-without-await",
+        """
+async def main():
+    scores = asyncio.gather(*(fetch_score(p) for p in ["Ada", "Grace", "Linus"]))
+    print(scores)
+""",
+        "not [30, 50, 50]",
+    ),
+    (
+        "02-2",
+        "counts-the-last-send",
+        """
+def drive(coroutine):
+    sends = 0
+    while True:
+        sends += 1
+        try:
+            coroutine.send(None)
+        except StopIteration as finished:
+            return finished.value, sends
+""",
+        "returned ('well rested', 4)",
+    ),
+    ("02-4", "line-by-line", "STARTER", "download 2 starts only after download 1 ends"),
+    (
+        "02-5",
+        "no-finally",
+        """
+async def countdown(start, interval):
+    for number in range(start, 0, -1):
+        await asyncio.sleep(interval)
+        yield number
+
+
+@asynccontextmanager
+async def launch_pad():
+    print("on the pad")
+    yield
+    print("lift-off!")
+
+
+async def main():
+    async with launch_pad():
+        async for number in countdown(3, 0.01):
+            print(number)
+""",
+        "'lift-off!' is never printed",
+    ),
+    (
+        "02-5",
+        "time-sleep",
+        """
+import time
+
+
+async def countdown(start, interval):
+    for number in range(start, 0, -1):
+        time.sleep(interval)
+        yield number
+""",
+        "the event loop was blocked",
+    ),
+    (
         "04-2",
         "one-after-another",
         """
@@ -249,7 +313,9 @@ async def total_of_valid(order):
     ],
 )
 def test_wrong_answer_is_named(ident, solution, message, tmp_path):
-    if solution.startswith("SOLUTION_BLOCK"):
+    if solution == "STARTER":
+        solution = ""
+    elif solution.startswith("SOLUTION_BLOCK"):
         solution = solution_blocks(ident)[int(solution.split()[1])]
     status, output = check(ident, with_replaced(ident, solution), tmp_path)
     assert status == 1, output
