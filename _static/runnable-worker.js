@@ -23,6 +23,7 @@ import time
 import traceback
 
 from page import emit
+from pyodide.webloop import WebLoop
 
 namespace = {"__name__": "__main__", "__builtins__": __builtins__}
 running = None  # the task of the block that awaits, while it runs
@@ -46,32 +47,99 @@ time.sleep = blocking_sleep
 asyncio.run = nested_run
 
 
-async def run_at_top_level(main, *, debug=None, loop_factory=None):
-    """What asyncio.run does around main, done on the page's loop.
+class FreshLoop(WebLoop):
+    """The loop of one top-level asyncio.run: new, and closed when it ends.
 
-    Like CPython's, it runs main as a task, then cancels the tasks main left
-    behind, and the loop's task factory is back as before (a fresh loop's).
+    Pyodide's WebLoop runs its callbacks on the browser's own loop and claims to be
+    the running loop each time it runs one, so several can take turns; unlike
+    CPython's loops it never closes, which this one does, as asyncio.run's does.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._closed = False
+
+    def is_running(self):
+        return not self._closed
+
+    def is_closed(self):
+        return self._closed
+
+    def _check_closed(self):
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
+
+    def close(self):
+        self._closed = True
+        # The async generator hooks go back to the page's loop.
+        if self._old_agen_hooks is not None:
+            sys.set_asyncgen_hooks(*self._old_agen_hooks)
+
+
+def settled_here(task):
+    """A future of the running loop that ends as task, of another loop, ends."""
+    here = asyncio.get_running_loop().create_future()
+
+    def copy(task):
+        if here.done():
+            return
+        if task.cancelled():
+            here.cancel()
+        elif task.exception() is not None:
+            here.set_exception(task.exception())
+        else:
+            here.set_result(task.result())
+
+    task.add_done_callback(copy)
+    return here
+
+
+async def tidy_up(loop):
+    """asyncio.run's last steps: cancel the tasks main left, close async generators."""
+    left_behind = list(asyncio.all_tasks(loop) - {asyncio.current_task()})
+    for task in left_behind:
+        task.cancel()
+    results = await asyncio.gather(*left_behind, return_exceptions=True)
+    for task, result in zip(left_behind, results):
+        if isinstance(result, Exception):
+            loop.call_exception_handler(
+                {
+                    "message": "unhandled exception during asyncio.run() shutdown",
+                    "exception": result,
+                    "task": task,
+                }
+            )
+    await loop.shutdown_asyncgens()
+
+
+async def run_at_top_level(main, *, debug=None, loop_factory=None):
+    """What asyncio.run(main) does, on a fresh loop, awaited by the page's loop.
+
+    As CPython's, main runs as a task of a new loop, the tasks it left behind are
+    cancelled, its async generators closed and the loop closed: two runs never share
+    a loop. loop_factory is not used: only a WebLoop runs in a browser page.
     """
     if not inspect.iscoroutine(main):
         raise ValueError(f"a coroutine was expected, got {main!r}")
-    loop = asyncio.get_running_loop()
-    task_factory = loop.get_task_factory()
-    before = asyncio.all_tasks() | {asyncio.current_task()}
+    loop = FreshLoop()
+    if debug is not None:
+        loop.set_debug(debug)
+    task = loop.create_task(main)
     try:
-        return await loop.create_task(main)
+        return await settled_here(task)
+    except asyncio.CancelledError:
+        task.cancel()  # Stop was pressed: main ends too
+        raise
     finally:
-        left_behind = asyncio.all_tasks() - before
-        for task in left_behind:
-            task.cancel()
-        await asyncio.gather(*left_behind, return_exceptions=True)
-        loop.set_task_factory(task_factory)
+        await settled_here(loop.create_task(tidy_up(loop)))
+        loop.close()
 
 
 class AwaitTopLevelRun(ast.NodeTransformer):
     """asyncio.run(x) in module-level code becomes an await: the page's loop runs x.
 
     Function and class bodies are left alone: there asyncio.run is nested, and
-    raises as on CPython.
+    raises as on CPython. run_at_top_level gives each run a loop of its own.
     """
 
     def visit_Call(self, node):

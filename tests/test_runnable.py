@@ -139,6 +139,50 @@ def test_a_block_prints_what_its_output_block_says(page, site, requests):
     assert any(url.endswith("/pyodide/pyodide.asm.wasm") for url in requests.seen)
 
 
+def number_of(page, text):
+    """The number of the code block that contains `text`."""
+    blocks = page.locator("div.runnable, div.runs-on-machine")
+    texts = blocks.evaluate_all("blocks => blocks.map(block => block.textContent)")
+    return next(number for number, code in enumerate(texts, 1) if text in code)
+
+
+def test_each_asyncio_run_has_a_fresh_loop_as_on_cpython(page, site):
+    open_chapter(page, site, "02-coroutines")
+    number = number_of(page, 'print("same loop?", first is second)')
+    run(page, number)
+    printed = output(page, number).locator(".runnable-stdout").text_content()
+    assert printed == recorded_output(page, number).rstrip("\n") + "\n"
+    assert printed.startswith("same loop? False\n")
+
+
+def test_asyncio_run_tidies_up_and_closes_its_loop(page, site):
+    open_chapter(page, site, "04-running")
+    edit(
+        page,
+        1,
+        "import asyncio\n\n"
+        "async def numbers():\n"
+        "    try:\n        yield 1\n        yield 2\n"
+        "    finally:\n        print('numbers closed')\n\n"
+        "async def forever():\n"
+        "    try:\n        await asyncio.sleep(3600)\n"
+        "    finally:\n        print('forever cancelled')\n\n"
+        "async def main():\n"
+        "    global started\n"
+        "    started = numbers()\n"
+        "    await anext(started)\n"
+        "    asyncio.create_task(forever())\n"
+        "    await asyncio.sleep(0)\n"
+        "    return asyncio.get_running_loop()\n\n"
+        "loop = asyncio.run(main())\n"
+        "print('closed?', loop.is_closed())\n",
+    )
+    run(page, 1)
+    expect(output(page, 1).locator(".runnable-stdout")).to_have_text(
+        "forever cancelled\nnumbers closed\nclosed? True\n"
+    )
+
+
 def test_an_edited_block_runs_the_edit(page, site):
     open_chapter(page, site, "04-running")
     edit(
