@@ -82,6 +82,21 @@ def where_in(path, error):
     return f" (line {lines[-1]} of your file)" if lines else ""
 
 
+def leaves_of(error):
+    """The exceptions inside `error`, exception groups opened up."""
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            yield from leaves_of(inner)
+    else:
+        yield error
+
+
+def described(error, path):
+    """`KeyError: 'x' (line 12 of your file)`: an exception, without a traceback."""
+    detail = f": {error}" if str(error) else ""
+    return f"{type(error).__name__}{detail}{where_in(path, error)}"
+
+
 class Attempt:
     """Run a piece of the learner's code; turn its failures into plain words.
 
@@ -96,20 +111,16 @@ class Attempt:
     def __call__(self, what, function, *args, **kwargs):
         try:
             return function(*args, **kwargs)
-        except NotImplementedError:
-            self.report.wrong(
-                f"{what}: not written yet (it raises NotImplementedError)"
-            )
-            raise StopChecking from None
         except StopChecking:
             raise
-        except BaseException as error:  # the learner's bug, whatever it is
-            if isinstance(error, KeyboardInterrupt):
-                raise
-            name = type(error).__name__
-            detail = f": {error}" if str(error) else ""
-            where = where_in(self.path, error)
-            self.report.wrong(f"{what} raised {name}{detail}{where}")
+        except (Exception, asyncio.CancelledError) as error:  # the learner's bug
+            leaves = list(leaves_of(error))
+            if any(isinstance(leaf, NotImplementedError) for leaf in leaves):
+                self.report.wrong(
+                    f"{what}: not written yet (it raises NotImplementedError)"
+                )
+                raise StopChecking from None
+            self.report.wrong(f"{what} raised {described(leaves[0], self.path)}")
             raise StopChecking from None
 
     def run(self, what, coroutine_function, *args, **kwargs):
