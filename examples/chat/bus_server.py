@@ -1,0 +1,784 @@
+"""Step 20 on a bus: several chat servers share their rooms through Redis.
+
+    python examples/chat/bus_server.py --port 8001 --redis redis://127.0.0.1:6379
+    python examples/chat/bus_server.py --port 8002 --redis redis://127.0.0.1:6379
+
+server20.py, with one change in how a chat message travels. server20 hands
+it to the members of its room at once; this server publishes it on the
+room's Redis channel, `room:NAME`, and hands on to its own members what it
+hears on every room's channel (one pattern subscription, `room:*`). Every
+server that shares the Redis hears every message of a room in Redis's order,
+and so do the members of the room on every server.
+
+One task publishes, in the order the messages came, from every client: a
+message that Redis does not take comes back to its sender as an error ("not
+sent, Redis is unreachable"), and the server goes on. A listener task hears
+the channels, and if Redis goes away, tries again every RETRY_AFTER seconds,
+then subscribes again. A server that cannot reach Redis when it starts
+refuses to start (exit status 1). Usernames are still unique on each server
+only: two servers do not know each other's users.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+import time
+from collections import Counter, defaultdict
+
+import redis.asyncio as redis
+from utils import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    FrameTooLarge,
+    ProtocolError,
+    announce,
+    argument_parser,
+    close_writer,
+    decode_message,
+    encode_frame,
+    error_message,
+    on_shutdown_signal,
+    positive_int,
+    raise_open_file_limit,
+    read_frame,
+    seconds,
+    validate_request,
+)
+
+log = logging.getLogger("chat")
+
+GOODBYE = {"action": "goodbye", "reason": "server shutting down"}
+SEND_TIMEOUT = 10.0  # seconds a client may take to accept what we send it
+CLOSE_TIMEOUT = 3.0  # seconds to flush and close a connection before aborting it
+WRITE_BUFFER_HIGH = 64 * 1024  # bytes a transport holds before drain() waits
+MAX_ROOMS_PER_CLIENT = 100
+LOGIN_TIMEOUT = 10.0  # seconds a newcomer has to send "connect" (--login-timeout)
+MAX_PER_ADDRESS = 32  # connections from one address at once (--max-per-address)
+BACKLOG = 128  # connections the system queues for us before we accept them
+# Open files kept for other uses: one accept burst (up to BACKLOG sockets,
+# taken before serve_client() can refuse any), logs, TLS certificates...
+SPARE_FILES = BACKLOG + 64
+MAX_RATE = 50  # frames a second a client may send, on average (--max-rate)...
+BURST = 200  # ...and at once (--burst): a pasted page of text goes through
+CHANNEL_PREFIX = "room:"  # each room's Redis channel: room:NAME
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
+REDIS_TIMEOUT = 5.0  # seconds Redis may take to answer a PUBLISH, or to connect
+RETRY_AFTER = 0.5  # seconds between attempts to listen again when Redis went away
+NOT_SENT = "not sent, Redis is unreachable"
+
+
+class Client:
+    """One connection: its streams, who it is, its rooms, and its outbox."""
+
+    def __init__(self, reader, writer, queue_size):
+        self.reader = reader
+        self.writer = writer
+        self.address = writer.get_extra_info("peername")
+        self.host = self.address[0]  # its IP address, without the port
+        self.task = asyncio.current_task()  # the task that serves this connection
+        self.receiver = None  # its two tasks, while it is served: one reads...
+        self.sender = None  # ...and one writes
+        self.username = None  # set by a successful "connect"
+        self.rooms = set()
+        # Every message for this client waits here for its sender task. Bounded:
+        # a client with `queue_size` messages waiting is too slow, and is dropped.
+        self.outbox = asyncio.Queue(queue_size)
+        self.last_word = None  # a goodbye or an error to send before closing
+        self.dropped = False  # dropped: what it has not received is thrown away
+        self.closing = False
+
+    def __str__(self):
+        host, port = self.address[:2]
+        return repr(self.username) if self.username else f"{host}:{port}"
+
+    def hang_up(self):
+        """Stop reading from and writing to this client; closing comes next."""
+        for task in (self.receiver, self.sender):
+            if task is not None:
+                task.cancel()
+
+    def deliver(self, frame):
+        """Queue a frame (bytes) for this client; False if its outbox is full."""
+        try:
+            self.outbox.put_nowait(frame)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+
+class TokenBucket:
+    """A budget for one sender: `rate` frames a second, and `burst` at once.
+
+    The bucket holds up to `burst` tokens and refills at `rate` tokens a second.
+    Each frame spends one; a frame that finds the bucket empty spends one on
+    credit, and spend() says how long to wait until the debt is paid back.
+
+    >>> budget = TokenBucket(rate=10, burst=3, now=0.0)
+    >>> [budget.spend(now=0.0) for _ in range(3)]  # a burst: no waiting
+    [0.0, 0.0, 0.0]
+    >>> budget.spend(now=0.0)  # the bucket is empty: wait for the next token
+    0.1
+    >>> budget.spend(now=0.1)  # and from then on, one frame every 1/10 s
+    0.1
+    >>> [budget.spend(now=60.0) for _ in range(4)]  # a pause refills it, up to 3
+    [0.0, 0.0, 0.0, 0.1]
+    """
+
+    def __init__(self, rate, burst, now):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst  # a newcomer starts with a full bucket
+        self.updated = now
+
+    def spend(self, now):
+        """Spend a token on one frame: seconds to wait before reading the next."""
+        refilled = self.tokens + (now - self.updated) * self.rate
+        self.tokens = min(refilled, self.burst) - 1
+        self.updated = now
+        return max(0.0, -self.tokens / self.rate)
+
+
+class RedisBus:
+    """This server's two connections to Redis: one publishes, one listens.
+
+    A connection that has subscribed can do nothing else (Redis's rule), so
+    publishing needs a connection of its own.
+    """
+
+    def __init__(self, url):
+        self.url = url
+        # A timeout on the publisher only: the listener waits, quiet, for as
+        # long as the rooms are.
+        options = {"socket_timeout": REDIS_TIMEOUT}
+        self.publisher = redis.Redis.from_url(url, **options)
+        self.listener = redis.Redis.from_url(url).pubsub()
+
+    async def connect(self):
+        """Check that Redis answers, and listen to every room's channel."""
+        await self.publisher.ping()
+        await self.listener.psubscribe(CHANNEL_PREFIX + "*")
+        # psubscribe() only sends the command: until Redis confirms it, what
+        # others publish may not reach us. Wait for the confirmation.
+        answer = await self.listener.get_message(timeout=REDIS_TIMEOUT)
+        if answer is None or answer["type"] != "psubscribe":
+            raise redis.ConnectionError(f"no confirmation of PSUBSCRIBE: {answer}")
+
+    async def publish(self, room, message):
+        text = json.dumps(message, ensure_ascii=False)
+        await self.publisher.publish(CHANNEL_PREFIX + room, text)
+
+    async def hand_on(self, chat):
+        """Give each message heard on a room's channel to the room's members here.
+
+        If Redis goes away, listen again every RETRY_AFTER seconds until it is
+        back: redis-py then connects again and renews the subscription. What
+        was published in between is lost to this server (pub/sub keeps nothing).
+        """
+        while True:
+            with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
+                async for event in self.listener.listen():
+                    if event["type"] == "pmessage":
+                        self.hand_on_one(event["channel"], event["data"], chat)
+            await asyncio.sleep(RETRY_AFTER)
+
+    @staticmethod
+    def hand_on_one(channel, data, chat):
+        """Broadcast one message from a room's channel, if it is a chat message.
+
+        Anyone who can reach Redis can publish: what is not a chat message, as
+        this server would publish it, is left out instead of ending the listener.
+        """
+        room = channel.decode(errors="replace").removeprefix(CHANNEL_PREFIX)
+        try:
+            message = decode_message(data)
+        except ProtocolError:
+            return
+        fields = ("action", "room", "message", "from")
+        if message.get("action") != "chat" or message.get("room") != room:
+            return
+        if not all(isinstance(message.get(field), str) for field in fields):
+            return
+        chat.broadcast(room, {field: message[field] for field in fields})
+
+    async def close(self):
+        await self.listener.aclose()
+        await self.publisher.aclose()
+
+
+class ChatServer:
+    """The chat's state and rules, and the life of every connection."""
+
+    def __init__(
+        self,
+        *,
+        max_message_bytes,
+        idle_timeout,
+        queue_size,
+        max_clients,
+        max_rate=MAX_RATE,
+        burst=BURST,
+        login_timeout=LOGIN_TIMEOUT,
+        max_per_address=MAX_PER_ADDRESS,
+        tls=None,
+        bus=None,
+    ):
+        self.max_message_bytes = max_message_bytes
+        self.idle_timeout = idle_timeout or None  # None: wait as long as it takes
+        self.queue_size = queue_size
+        self.max_clients = max_clients
+        self.max_rate = max_rate  # frames a second, for each client
+        self.burst = burst
+        self.clients = set()  # every open connection
+        self.login_timeout = login_timeout or None  # None: no deadline
+        self.max_per_address = max_per_address
+        self.stopping = False  # set by shutdown(): from then on, only goodbyes
+        self.tls = tls  # an ssl.SSLContext, or None: plain TCP
+        # Connections accepted that have not reached serve_client() yet (with TLS,
+        # for as long as their handshake lasts): StreamReader -> asyncio's task
+        # accepting each one.
+        self.arriving = {}
+        self.connections_from = Counter()  # host -> its open connections
+        self.users = {}  # username -> Client
+        self.rooms = defaultdict(set)  # room name -> the Clients in it
+        self.stats = Counter()
+        self.bus = bus  # a RedisBus: every chat message goes through it
+        # The chat messages on their way to Redis, from every client, in the
+        # order they came: (client, room, message).
+        self.outgoing = asyncio.Queue()
+
+    # --- one connection, from start to end ------------------------------------
+
+    def new_connection(self):
+        """A protocol for a connection just accepted; create_server() calls this.
+
+        It makes what start_server() would: streams, and serve_client() to run
+        once the connection is ready. It also notes the task it runs in,
+        asyncio's task for the new connection, which makes the TLS handshake, if
+        any, before serve_client() is called: shutdown() waits for those tasks,
+        and cancels the handshakes.
+        """
+        reader = asyncio.StreamReader()
+        task = asyncio.current_task()  # None on Windows: it accepts elsewhere
+        if task is not None:
+            self.arriving[reader] = task
+            task.add_done_callback(lambda _: self.arrival_ended(reader))
+            # A TLS handshake holds an open file and about 300 kB: it counts as a
+            # client. Past the limit, cancelling it closes the connection.
+            if self.tls and len(self.clients) + len(self.arriving) > self.max_clients:
+                log.warning("server full: refused a connection before its handshake")
+                task.cancel()
+        return asyncio.StreamReaderProtocol(reader, self.serve_client)
+
+    async def serve_client(self, reader, writer):
+        """Serve one connection until it ends; its protocol calls this."""
+        self.arriving.pop(reader, None)  # it has arrived (TLS: handshake done)
+        client = Client(reader, writer, self.queue_size)
+        self.clients.add(client)
+        self.connections_from[client.host] += 1
+        if self.login_timeout:
+            login = asyncio.get_running_loop().call_later(
+                self.login_timeout, self.check_login, client
+            )
+        try:
+            if self.stopping:  # it came too late to be served: only a goodbye
+                client.last_word = GOODBYE
+            elif reason := self.refusal(client):
+                self.stats["refused"] += 1
+                log.warning("refused %s: %s", client, reason)
+                client.last_word = error_message(reason)
+            else:
+                await self.converse(client)
+        finally:
+            if self.login_timeout:
+                login.cancel()
+            try:
+                self.forget(client)
+                await self.close_connection(client)
+            finally:  # whatever happens, the shutdown must not wait for it again
+                self.clients.discard(client)
+                self.connections_from[client.host] -= 1
+                if not self.connections_from[client.host]:
+                    del self.connections_from[client.host]
+                log.info("%s disconnected", client)
+
+    def arrival_ended(self, reader):
+        """Forget an arrival; count it if it was a TLS handshake that failed."""
+        if self.arriving.pop(reader, None) is not None and self.tls:
+            self.stats["failed handshakes"] += 1
+
+    def refusal(self, client):
+        """Why a new connection cannot be served, or None if it can."""
+        if len(self.clients) + len(self.arriving) > self.max_clients:
+            return "server full, try again later"
+        if self.connections_from[client.host] > self.max_per_address:
+            return "too many connections from your address"
+        return None
+
+    def check_login(self, client):
+        """Drop a client that has not said who it is in time (call_later calls it)."""
+        if client.username is None:
+            self.drop(client, f'no "connect" within {self.login_timeout:g} s')
+
+    async def converse(self, client):
+        """Serve a client with two tasks: one reads requests, one writes replies."""
+        self.stats["connections"] += 1
+        log.info("%s connected", client)
+        # drain() waits once the transport holds this much for the client: with
+        # the bounded outbox, that bounds the memory one client can hold.
+        client.writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                client.sender = tasks.create_task(self.send_outbox(client))
+                client.receiver = tasks.create_task(self.receive_requests(client))
+        except* OSError as errors:  # a reset, a broken pipe, a TLS error
+            log.info("%s: connection lost: %r", client, errors.exceptions[0])
+        except* Exception as errors:  # a bug: log it, and keep serving the others
+            log.error("%s: unexpected error", client, exc_info=errors)
+
+    async def receive_requests(self, client):
+        """Handle the client's frames until it leaves or has to be cut off."""
+        budget = TokenBucket(self.max_rate, self.burst, time.monotonic())
+        try:
+            turn = max(1, self.queue_size // 2)  # frames in a row, at most
+            handled = 0
+            while (payload := await self.next_frame(client)) is not None:
+                self.handle_frame(client, payload)
+                handled += 1
+                # A read may hold many frames, and reading a buffered one does not
+                # pause: let the senders run before the frames can fill an outbox.
+                # A client over its budget waits longer, its bytes left unread.
+                delay = budget.spend(time.monotonic())
+                if delay or handled % turn == 0:
+                    await asyncio.sleep(delay)
+        finally:
+            # No more requests, so no more replies: the sender can stop, and
+            # close_connection() will flush whatever is still in the outbox.
+            client.sender.cancel()
+
+    async def next_frame(self, client):
+        """The client's next frame; None when it is gone or must be cut off."""
+        try:
+            async with asyncio.timeout(self.idle_timeout):
+                return await read_frame(client.reader, self.max_message_bytes)
+        except TimeoutError:
+            reason = f"idle for more than {self.idle_timeout:g} s"
+        except FrameTooLarge as error:
+            reason = error.reason
+        client.last_word = error_message(reason)
+        return None
+
+    async def send_outbox(self, client):
+        """Write the client's messages in order, waiting each time it lags behind."""
+        while True:
+            client.writer.write(await client.outbox.get())
+            if client.writer.transport.get_write_buffer_size() <= WRITE_BUFFER_HIGH:
+                await client.writer.drain()  # returns at once: no deadline needed
+                continue
+            try:
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    await client.writer.drain()
+            except TimeoutError:
+                # drain() waits from over WRITE_BUFFER_HIGH down to its low-water
+                # mark, a quarter of it: the client took less than 48 KiB in time.
+                taken = (WRITE_BUFFER_HIGH - WRITE_BUFFER_HIGH // 4) // 1024
+                reason = f"too slow: could not take {taken} KiB in {SEND_TIMEOUT:g} s"
+                self.drop(client, reason)
+                return
+
+    async def close_connection(self, client):
+        """Flush what is queued, add the last word, and close (or give up)."""
+        client.closing = True
+        writer = client.writer
+        if not writer.transport.is_closing():  # else it is gone: write nothing
+            while not (client.dropped or client.outbox.empty()):
+                writer.write(client.outbox.get_nowait())  # bytes already
+            if client.last_word is not None:
+                writer.write(encode_frame(client.last_word))
+        await close_writer(writer, CLOSE_TIMEOUT, client.reader)
+
+    # --- requests -------------------------------------------------------------
+
+    def handle_frame(self, client, payload):
+        """Carry out one frame's request, and queue the reply if there is one."""
+        try:
+            request = validate_request(decode_message(payload))
+            reply = self.perform(client, request)
+        except ProtocolError as error:
+            self.stats["refused requests"] += 1
+            reply = error_message(error.reason)
+        if reply is not None:
+            self.post(client, encode_frame(reply))
+
+    def perform(self, client, request):
+        """Do what a valid request asks; the reply, or None (a chat is its own)."""
+        action = request["action"]
+        if action == "connect":
+            return self.connect(client, request["username"])
+        if client.username is None:
+            raise ProtocolError('send "connect" with your username first')
+        if action == "joinroom":
+            return self.join(client, request["room"])
+        if action == "leaveroom":
+            return self.leave(client, request["room"])
+        return self.chat(client, request["room"], request["message"])
+
+    def connect(self, client, username):
+        if client.username is not None:
+            raise ProtocolError(f"already connected as {client.username!r}")
+        if username in self.users:
+            raise ProtocolError(f"username {username!r} is taken")
+        log.info("%s is %r", client, username)
+        client.username = username
+        self.users[username] = client
+        return {"action": "connect", "username": username, "ok": True}
+
+    def join(self, client, room):
+        if room not in client.rooms and len(client.rooms) >= MAX_ROOMS_PER_CLIENT:
+            raise ProtocolError(f"already in {MAX_ROOMS_PER_CLIENT} rooms")
+        client.rooms.add(room)
+        self.rooms[room].add(client)
+        return {"action": "joinroom", "room": room, "ok": True}
+
+    def leave(self, client, room):
+        if room not in client.rooms:
+            raise ProtocolError(f"not in room {room!r}")
+        self.remove_from_room(client, room)
+        return {"action": "leaveroom", "room": room, "ok": True}
+
+    def chat(self, client, room, text):
+        if room not in client.rooms:
+            raise ProtocolError(f"join room {room!r} before chatting in it")
+        message = {"action": "chat", "room": room, "message": text}
+        # Not to the room here: to Redis, which hands it to every server.
+        self.outgoing.put_nowait((client, room, {**message, "from": client.username}))
+
+    async def publish_outgoing(self):
+        """Publish the chat messages one by one, for as long as the server runs.
+
+        One at a time: Redis gets them in the order they came, so each
+        sender's messages keep their order. One that Redis does not take goes
+        back to its sender as an error.
+        """
+        while True:
+            client, room, message = await self.outgoing.get()
+            try:
+                await self.bus.publish(room, message)
+            except redis.RedisError:
+                self.stats["not sent"] += 1
+                if not (client.closing or client.dropped):
+                    self.post(client, encode_frame(error_message(NOT_SENT)))
+
+    # --- fan-out and its casualties -------------------------------------------
+
+    def broadcast(self, room, message):
+        """Queue a message for every member of a room, the sender included."""
+        frame = encode_frame(message)  # once: the same bytes for everyone
+        # No await in this loop: all members get the message in the same step of
+        # the event loop, so they all see the room's messages in the same order.
+        for member in list(self.rooms[room]):  # a copy: post() may drop a member
+            self.post(member, frame)
+
+    def post(self, client, frame):
+        """Queue a frame for a client, or drop the client if it is too far behind."""
+        if client.deliver(frame):
+            self.stats["messages queued"] += 1
+        else:
+            self.drop(client, f"too slow: {self.queue_size} messages waiting")
+
+    def drop(self, client, reason):
+        """Cut off a client that the server cannot serve any more, saying why."""
+        if client.closing or client.dropped:
+            return
+        log.warning("dropping %s: %s", client, reason)
+        self.stats["dropped"] += 1
+        self.forget(client)  # no more messages for it
+        client.dropped = True
+        client.last_word = error_message(reason)
+        client.hang_up()  # its converse() ends, then close_connection() runs
+
+    def forget(self, client):
+        """Take a leaving client out of its rooms and out of the user list."""
+        for room in list(client.rooms):
+            self.remove_from_room(client, room)
+        if self.users.get(client.username) is client:
+            del self.users[client.username]
+
+    def remove_from_room(self, client, room):
+        client.rooms.discard(room)
+        self.rooms[room].discard(client)
+        if not self.rooms[room]:
+            del self.rooms[room]  # an empty room costs nothing
+
+    # --- shutdown -------------------------------------------------------------
+
+    async def shutdown(self, server):
+        """Say goodbye to every client and wait until every connection is closed."""
+        self.stopping = True  # from now on, serve_client() only says goodbye
+        if self.tls:  # cut the handshakes short: cancelled, each one closes
+            for task in self.arriving.values():
+                task.cancel()
+        # A loop: a connection may arrive while we wait. The arriving ones, soon
+        # in serve_client(), only get a goodbye there: wait for them too.
+        while self.clients or self.arriving:
+            for client in self.clients:
+                if not client.closing:
+                    client.last_word = GOODBYE
+                    client.hang_up()  # it stops reading, flushes, says goodbye
+            serving = [client.task for client in self.clients]
+            await asyncio.wait(serving + list(self.arriving.values()))
+        # On Python 3.12 and later, wait_closed() also waits for connections we
+        # could not see (on Windows, the arriving ones): CLOSE_TIMEOUT, no more.
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await server.wait_closed()
+        except TimeoutError:
+            if hasattr(server, "abort_clients"):  # new in Python 3.13
+                server.abort_clients()
+
+    # --- statistics -----------------------------------------------------------
+
+    def status(self):
+        """The server's figures now: who is here, and what it has done so far."""
+        clients, users, rooms = len(self.clients), len(self.users), len(self.rooms)
+        return f"{clients} open, {users} users, {rooms} rooms; {self.summary()}"
+
+    def summary(self):
+        """What the server has done: how many connections, messages, drops...
+
+        >>> chat = ChatServer(
+        ...     max_message_bytes=1024, idle_timeout=60, queue_size=10, max_clients=10
+        ... )
+        >>> chat.summary()
+        'nothing yet'
+        >>> chat.stats.update({"messages queued": 9, "connections": 2})
+        >>> chat.summary()
+        '2 connections, 9 messages queued'
+        """
+        counts = sorted(self.stats.items())
+        return ", ".join(f"{count} {what}" for what, count in counts) or "nothing yet"
+
+
+async def report_status(chat, interval):
+    """Log the server's figures every `interval` seconds (0: never), until cancelled."""
+    while interval:
+        await asyncio.sleep(interval)
+        log.info("status: %s", chat.status())
+
+
+def tls_context(certfile, keyfile):
+    """The TLS settings of a server that proves who it is with a certificate."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+class LoopErrors:
+    """The event loop's exception handler: its reports, in fewer words.
+
+    - In debug mode (`python -X dev`) asyncio reports each connection that failed
+      before it reached serve_client(), traceback and all, as if the server were
+      at fault. With TLS that is mostly a client that does not speak TLS, or does
+      not trust our certificate: worth a line in the log, no more.
+    - Out of open files, asyncio's accept loop reports every failed accept(),
+      traceback and all: thousands a second. We log the first, then one line
+      per `interval` seconds with the number of failures, while they go on.
+
+    Anything else goes to the default handler, which logs it in full.
+    """
+
+    def __init__(self, interval=1.0):
+        self.interval = interval
+        self.failures = None  # accept() failures not logged yet; None: none lately
+
+    def __call__(self, loop, context):
+        exception = context.get("exception")
+        if context["message"] == "socket.accept() out of system resource":
+            self.accept_failed(loop, exception)
+        elif context["message"].startswith("Error on transport creation") and (
+            isinstance(exception, (OSError, asyncio.CancelledError))
+        ):
+            log.info("a connection failed before it started: %r", exception)
+        else:
+            loop.default_exception_handler(context)
+
+    def accept_failed(self, loop, exception):
+        if self.failures is None:  # the first in a while: say so now
+            log.error("cannot accept connections: %s", exception)
+            self.failures = 0
+            loop.call_later(self.interval, self.log_failures, loop)
+        else:
+            self.failures += 1
+
+    def log_failures(self, loop):
+        if not self.failures:  # over: the next one is logged at once again
+            self.failures = None
+            return
+        log.error(
+            "cannot accept connections: %d more failures in %g s",
+            self.failures,
+            self.interval,
+        )
+        self.failures = 0
+        loop.call_later(self.interval, self.log_failures, loop)
+
+
+def parse_command_line():
+    parser = argument_parser(__doc__)
+    parser.add_argument(
+        "--max-message-bytes",
+        metavar="BYTES",
+        type=positive_int,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        help="largest frame a client may send (default %(default)s)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        metavar="SECONDS",
+        type=seconds,
+        default=3600.0,
+        help="how long a client may stay silent; 0: forever (default %(default)s)",
+    )
+    parser.add_argument(
+        "--queue-size",
+        metavar="N",
+        type=positive_int,
+        default=100,
+        help="messages waiting for a client before it is dropped (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-clients",
+        metavar="N",
+        type=positive_int,
+        default=10_000,
+        help="connections served at once (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-per-address",
+        metavar="N",
+        type=positive_int,
+        default=MAX_PER_ADDRESS,
+        help="connections from one IP address at once (default %(default)s)",
+    )
+    parser.add_argument(
+        "--login-timeout",
+        metavar="SECONDS",
+        type=seconds,
+        default=LOGIN_TIMEOUT,
+        help='time a newcomer has to send "connect"; 0: forever (default %(default)s)',
+    )
+    parser.add_argument(
+        "--max-rate",
+        metavar="FRAMES",
+        type=positive_int,
+        default=MAX_RATE,
+        help="frames a second a client may send, on average (default %(default)s)",
+    )
+    parser.add_argument(
+        "--burst",
+        metavar="FRAMES",
+        type=positive_int,
+        default=BURST,
+        help="frames a client may send at once (default %(default)s)",
+    )
+    parser.add_argument(
+        "--status-every",
+        type=seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="log the server's figures this often; 0: never (default %(default)s)",
+    )
+    parser.add_argument(
+        "--certfile", metavar="PEM", help="serve TLS with this certificate"
+    )
+    parser.add_argument(
+        "--keyfile", metavar="PEM", help="the certificate's private key"
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        default=DEFAULT_REDIS_URL,
+        help="the Redis that the servers share (default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        metavar="LEVEL",
+        help="DEBUG, INFO, WARNING or ERROR (default %(default)s)",
+    )
+    args = parser.parse_args()
+    if args.keyfile and not args.certfile:
+        parser.error("--keyfile needs --certfile")
+    return args
+
+
+def affordable_clients(wanted):
+    """As many clients as asked for, or as many as the open-file limit allows."""
+    open_files = raise_open_file_limit()
+    if open_files is None or wanted + SPARE_FILES <= open_files:
+        return wanted
+    affordable = max(1, open_files - SPARE_FILES)
+    log.warning("at most %d open files: serving %d clients", open_files, affordable)
+    return affordable
+
+
+async def main():
+    args = parse_command_line()
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")
+    log.setLevel(args.log_level)  # only our logger: asyncio's stays at WARNING
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(LoopErrors())
+    tls = tls_context(args.certfile, args.keyfile) if args.certfile else None
+    bus = RedisBus(args.redis)
+    try:
+        await bus.connect()
+    except (OSError, redis.RedisError) as error:
+        log.error("cannot reach Redis at %s: %s", args.redis, error)
+        await bus.close()
+        raise SystemExit(1) from None
+    chat = ChatServer(
+        max_message_bytes=args.max_message_bytes,
+        idle_timeout=args.idle_timeout,
+        queue_size=args.queue_size,
+        max_clients=affordable_clients(args.max_clients),
+        max_rate=args.max_rate,
+        burst=args.burst,
+        login_timeout=args.login_timeout,
+        max_per_address=args.max_per_address,
+        tls=tls,
+        bus=bus,
+    )
+    server = await loop.create_server(
+        chat.new_connection,
+        args.host,
+        args.port,
+        ssl=tls,
+        ssl_handshake_timeout=10.0 if tls else None,  # not the default 60 s
+        backlog=BACKLOG,
+    )
+    stop = asyncio.Event()
+    on_shutdown_signal(stop.set)
+    async with server:
+        announce(server)
+        log.info("serving %s", "TLS" if tls else "plain TCP")
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                reporter = tasks.create_task(report_status(chat, args.status_every))
+                publisher = tasks.create_task(chat.publish_outgoing())
+                listener = tasks.create_task(bus.hand_on(chat))
+                await stop.wait()
+                for task in (reporter, publisher, listener):
+                    task.cancel()  # the group then ends: it has no other task
+        finally:  # even if a task failed: Python 3.12+ waits for the connections
+            log.info("shutting down")
+            server.close()  # stop accepting; the open connections are ours to close
+            await chat.shutdown(server)
+    # Leaving `async with server` waits for the server to close. (On Python 3.12
+    # and later that includes every connection: which is why we closed them.)
+    await bus.close()
+    log.info("stopped: %s", chat.summary())
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
