@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.timeout(180)
 
 MANAGER_CHAT = "examples/web/manager_chat.py"
 BENCH = "examples/web/bench_bus.py"
+TWO_HOSTS = "examples/web/two_hosts.py"
 STARTUP_TIMEOUT = 30.0  # seconds for every worker to start, on a busy machine
 POLL_TIMEOUT = 3.0  # manager_chat's: the longest a message may wait to be seen
 
@@ -140,6 +142,47 @@ def test_with_the_manager_killed_the_workers_serve_but_nobody_hears():
         run(scene())
         assert chat.process.poll() is None  # uvicorn's main process too
         assert "cannot reach the Manager" in chat.output()
+
+
+def can_make_namespaces():
+    """None if this process can make a network namespace, or why it cannot."""
+    if os.geteuid() != 0:
+        return "network namespaces need root"
+    if shutil.which("ip") is None:
+        return "the ip command (iproute2) is not installed"
+    probe = f"chat-probe-{os.getpid()}"
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if made.returncode != 0:
+        return f"cannot make a network namespace: {made.stderr.strip()}"
+    subprocess.run(["ip", "netns", "delete", probe], check=True)
+    return None
+
+
+def test_a_message_said_on_host_a_reaches_host_b():
+    if reason := can_make_namespaces():
+        pytest.skip(reason)
+    require_tool("redis-server")
+    before = chat_namespaces()
+    command = [sys.executable, "-X", "dev", "-W", "error", TWO_HOSTS]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=90, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert re.fullmatch(r"host a: the chat at ws://10\.233\.\d+\.2:\d+/chat", lines[0])
+    assert re.fullmatch(r"host b: the chat at ws://10\.233\.\d+\.2:\d+/chat", lines[1])
+    assert lines[3:] == [
+        "ada, on host a, heard ada: hello",
+        "bob, on host b, heard ada: hello",
+        "cy, on host a, heard ada: hello",
+    ]
+    assert chat_namespaces() == before  # it took its namespaces down
+
+
+def chat_namespaces():
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    return {line.split()[0] for line in listed.stdout.splitlines() if "chat-" in line}
 
 
 ROW_LABELS = [
