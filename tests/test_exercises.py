@@ -25,7 +25,7 @@ CHECKS = load_all()
 
 # Which python blocks of a solution dropdown make the reference solution, when
 # not just the first one.
-SOLUTION_BLOCKS = {}
+SOLUTION_BLOCKS = {"90-2": [1], "90-3": [1]}
 
 
 def exercise_section(ident):
@@ -111,11 +111,18 @@ def merged(starter, solution):
 
 
 def reference(ident):
-    starter = (EXERCISES / CHECKS[ident].starter).read_text()
+    """The chapter's solution, as a file the checker can take.
+
+    Where the exercise asks for a whole program, the solution is that program (the
+    chapters' blocks take `import asyncio` for granted); otherwise its definitions
+    go into the starter file.
+    """
     blocks = solution_blocks(ident)
     chosen = SOLUTION_BLOCKS.get(ident, [0])
     solution = "\n\n".join(blocks[index] for index in chosen)
-    return merged(starter, solution)
+    if CHECKS[ident].program:
+        return "import asyncio\n\n" + solution
+    return merged((EXERCISES / CHECKS[ident].starter).read_text(), solution)
 
 
 def check(ident, source, tmp_path):
@@ -152,12 +159,63 @@ def test_starter_fails_helpfully(ident, tmp_path):
 
 def with_replaced(ident, solution):
     """The starter with `solution`'s definitions: a wrong answer, for the tests."""
+    if CHECKS[ident].program:
+        return "import asyncio\n\n" + solution
     return merged((EXERCISES / CHECKS[ident].starter).read_text(), solution)
 
 
 # Plausible wrong answers: (exercise, name, answer's definitions, words of the
 # message that must name the mistake).
 WRONG = [
+    (
+        "01-1",
+        "lock-around-the-write-only",
+        """
+database_lock = threading.Lock()
+
+
+def count_visit():
+    visits = database["visits"]
+    time.sleep(ROUND_TRIP)
+    with database_lock:
+        database["visits"] = visits + 1
+""",
+        "visits were lost",
+    ),
+    (
+        "01-3",
+        "no-round-trip",
+        """
+async def count_visit_locked(lock):
+    async with lock:
+        visits = database["visits"]
+        await asyncio.sleep(ROUND_TRIP)
+        database["visits"] = visits + 1
+
+
+async def count_visit_reordered(lock):
+    database["visits"] += 1
+""",
+        "it no longer waits for the database",
+    ),
+    (
+        "01-3",
+        "await-between",
+        """
+async def count_visit_locked(lock):
+    async with lock:
+        visits = database["visits"]
+        await asyncio.sleep(ROUND_TRIP)
+        database["visits"] = visits + 1
+
+
+async def count_visit_reordered(lock):
+    visits = database["visits"]
+    await asyncio.sleep(ROUND_TRIP)
+    database["visits"] = visits + 1
+""",
+        "count_visit_reordered: four tasks of 100 visits stored 1",
+    ),
     (
         "02-1",
         "gather-without-await",
@@ -444,6 +502,101 @@ class Rail:
             return self.items.popleft()
 """,
         "a third put on a rail of capacity 2 did not wait",
+    ),
+    (
+        "06-3",
+        "drain-but-no-wait-closed",
+        """
+async def send_lines(port, count):
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    for number in range(count):
+        writer.write(f"line {number}\\n".encode())
+        await writer.drain()
+    writer.close()
+""",
+        "the end of the data was lost",
+    ),
+    (
+        "06-3",
+        "wait-closed-but-no-drain",
+        """
+async def send_lines(port, count):
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    for number in range(count):
+        writer.write(f"line {number}\\n".encode())
+    writer.close()
+    await writer.wait_closed()
+""",
+        "piled up in the writer's buffer",
+    ),
+    (
+        "90-1",
+        "wait-on-coroutines",
+        """
+async def greet(name, delay):
+    await asyncio.sleep(delay)
+    print("hello,", name)
+    return len(name)
+
+
+async def main():
+    done, _ = await asyncio.wait([greet("Ada", 0.02), greet("Grace", 0.01)])
+    print(sorted(task.result() for task in done))
+
+
+asyncio.run(main())
+""",
+        "it still uses wait",
+    ),
+    (
+        "90-2",
+        "loop-parameter-kept",
+        """
+async def fetch_all(names, loop=None):
+    queue = asyncio.Queue()
+    async with asyncio.timeout(1), asyncio.TaskGroup() as group:
+        for name in names:
+            group.create_task(download(name, queue))
+    return sorted(queue.get_nowait() for _ in range(queue.qsize()))
+""",
+        "still takes a loop parameter",
+    ),
+    (
+        "90-2",
+        "timeout-dropped",
+        """
+async def fetch_all(names):
+    queue = asyncio.Queue()
+    async with asyncio.TaskGroup() as group:
+        for name in names:
+            group.create_task(download(name, queue))
+    return sorted(queue.get_nowait() for _ in range(queue.qsize()))
+""",
+        "a download that hangs makes fetch_all hang",
+    ),
+    (
+        "90-4",
+        "call-later-inside",
+        """
+async def count_down(number):
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def tick(remaining):
+        if remaining == 0:
+            print("lift-off!")
+            done.set_result(None)
+            return
+        print(remaining)
+        loop.call_later(0.01, tick, remaining - 1)
+
+    tick(number)
+    await done
+
+
+asyncio.run(count_down(3))
+""",
+        "it still uses call_later",
     ),
 ]
 

@@ -7,12 +7,14 @@ the solution: the messages describe behaviour (what came back, how long it took,
 what was left running), and hint at the idea to look for, not at the code.
 """
 
+import ast
 import asyncio
 import contextlib
 import importlib.util
 import io
 import json
 import pkgutil
+import subprocess
 import sys
 import time
 import traceback
@@ -28,16 +30,21 @@ class Exercise:
     starter: str  # the file name under exercises/
     check: object
     seconds: float  # how long the whole check may take before it counts as a hang
+    program: bool  # a whole program, run as a script, rather than imported
 
 
 EXERCISES = {}
 
 
-def exercise(ident, starter, seconds=30):
-    """Register a check for exercise `ident`, whose starter file is `starter`."""
+def exercise(ident, starter, seconds=30, program=False):
+    """Register a check for exercise `ident`, whose starter file is `starter`.
+
+    With `program=True` the check gets the file's path instead of the imported
+    module: the exercise asks for a whole program, which runs as it is imported.
+    """
 
     def register(check):
-        EXERCISES[ident] = Exercise(ident, starter, check, seconds)
+        EXERCISES[ident] = Exercise(ident, starter, check, seconds, program)
         return check
 
     return register
@@ -192,13 +199,49 @@ def run_child(ident, path, stream):
     """In the child process: load the answer and run the exercise's check."""
     report = Report(stream)
     attempt = Attempt(report, path)
+    exercise = EXERCISES[ident]
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # stray prints stay quiet
-            answer = attempt("loading your file", load, path)
-        EXERCISES[ident].check(answer, report, attempt)
+        if exercise.program:
+            answer = Path(path)
+        else:
+            with contextlib.redirect_stdout(io.StringIO()):  # stray prints: quiet
+                answer = attempt("loading your file", load, path)
+        exercise.check(answer, report, attempt)
     except StopChecking:
         pass
     report.send("done", "")
+
+
+def run_program(path, seconds=20):
+    """Run the learner's program; what it printed, its errors, its exit status."""
+    try:
+        finished = subprocess.run(
+            [sys.executable, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=seconds,
+            cwd=Path(path).parent,
+        )
+    except subprocess.TimeoutExpired:
+        return "", f"it did not finish within {seconds} s", None
+    last = finished.stderr.strip().splitlines()[-1:] or [""]
+    return finished.stdout, last[0], finished.returncode
+
+
+def old_idioms(path, names):
+    """Which of `names` (attributes or names) the program's source still uses."""
+    tree = ast.parse(Path(path).read_text())
+    used = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in names:
+            used.add(node.attr)
+        elif isinstance(node, ast.Name) and node.id in names:
+            used.add(node.id)
+        elif isinstance(node, ast.YieldFrom) and "yield from" in names:
+            used.add("yield from")
+        elif isinstance(node, ast.keyword) and node.arg in names:
+            used.add(node.arg)
+    return sorted(used)
 
 
 def load_all():

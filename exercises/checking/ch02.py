@@ -128,9 +128,9 @@ def check_countdown(answer, report, attempt):
         with Stopwatch() as first:
             async for _ in answer.countdown(2, 0.2):
                 break
-        return await ticks_during(numbers(3, 0.1)), first.seconds
+        return await ticks_during(numbers(2, 0.4)), first.seconds
 
-    (got, gap), first = attempt.run("countdown(3, 0.1)", first_number_and_gap)
+    (got, gap), first = attempt.run("countdown(2, 0.4)", first_number_and_gap)
     report.expect(
         first > 0.15,
         "it waits before the first number",
@@ -138,7 +138,7 @@ def check_countdown(answer, report, attempt):
         " wait 0.2 s first",
     )
     report.expect(
-        gap < 0.09,
+        gap < 0.3,
         "while it waits, other tasks keep running",
         f"the event loop was blocked for {gap:.2f} s: wait without stopping the loop",
     )

@@ -13,17 +13,17 @@ from . import Stopwatch, captured, exercise, ticks_during
 def check_sleep(answer, report, attempt):
     async def plain_sleep():
         with Stopwatch() as watch:
-            result, gap = await ticks_during(answer.sleep(0.2, "rested"))
+            result, gap = await ticks_during(answer.sleep(0.4, "rested"))
         return result, watch.seconds, gap
 
-    result, seconds, gap = attempt.run("sleep(0.2, 'rested')", plain_sleep)
+    result, seconds, gap = attempt.run("sleep(0.4, 'rested')", plain_sleep)
     report.expect(
-        result == "rested" and seconds > 0.15,
-        "sleep(0.2, 'rested') waits 0.2 s, then returns 'rested'",
-        f"sleep(0.2, 'rested') returned {result!r} after {seconds:.2f} s",
+        result == "rested" and seconds > 0.35,
+        "sleep(0.4, 'rested') waits 0.4 s, then returns 'rested'",
+        f"sleep(0.4, 'rested') returned {result!r} after {seconds:.2f} s",
     )
     report.expect(
-        gap < 0.15,
+        gap < 0.3,
         "other tasks run while it sleeps",
         f"the event loop was blocked for {gap:.2f} s while sleep waited",
     )
@@ -82,7 +82,7 @@ def check_recv(answer, report, attempt):
         here, there = socket.socketpair()
         with here, there:
             here.setblocking(False)
-            timer = send_later(there, 0.2, b"ping")
+            timer = send_later(there, 0.4, b"ping")
             data, gap = await ticks_during(answer.recv_when_readable(here, 1024))
             timer.join()
             still_watched = asyncio.get_running_loop().remove_reader(here)
@@ -95,7 +95,7 @@ def check_recv(answer, report, attempt):
         f"it returned {data!r}; the other end sent b'ping'",
     )
     report.expect(
-        gap < 0.15,
+        gap < 0.3,
         "other tasks run while it waits",
         f"the event loop was blocked for {gap:.2f} s while it waited",
     )

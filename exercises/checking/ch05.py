@@ -224,7 +224,7 @@ def check_context(answer, report, attempt):
     loop_thread = threading.get_ident()
 
     def where_and_what(*args):
-        time.sleep(0.2)  # a blocking call, as in a real executor job
+        time.sleep(0.4)  # a blocking call, as in a real executor job
         return threading.get_ident(), answer.request_id.get(), args
 
     async def in_executor():
@@ -247,7 +247,7 @@ def check_context(answer, report, attempt):
         f"the function was given {args!r}, not (1, 'two')",
     )
     report.expect(
-        thread != loop_thread and gap < 0.15,
+        thread != loop_thread and gap < 0.3,
         "the function runs in the executor's thread, not blocking the loop",
         f"the function ran in the event loop's thread, blocking it for {gap:.2f} s",
     )
