@@ -8,6 +8,7 @@ requests, refusals and limits. The benchmark itself is run once, short
 """
 
 import asyncio
+import json
 import signal
 import time
 
@@ -20,7 +21,7 @@ from chatwire import (
     raw_frame,
     run,
 )
-from conftest import ServerProcess
+from conftest import ROOT, ServerProcess, check_clean, run_example
 
 BASELINE = "examples/performance/protocol_server.py"
 BENCH = "examples/performance/bench_servers.py"
@@ -314,3 +315,81 @@ def test_sigterm_says_goodbye_to_everyone_and_exits_0():
     with baseline() as server:
         run(shut_down_with_clients(server))
         assert_quiet(server)
+
+
+# --- the same on uvloop ---------------------------------------------------------
+
+
+def test_the_baseline_runs_unchanged_on_uvloop():
+    pytest.importorskip("uvloop")  # not on Windows; pyproject.toml installs it
+    on_uvloop = ServerProcess("examples/performance/on_uvloop.py")
+    # on_uvloop.py SCRIPT OPTIONS: the script comes before --host and --port.
+    after_launcher = on_uvloop.command.index("--host")
+    on_uvloop.command.insert(after_launcher, str(ROOT / BASELINE))
+    with on_uvloop as server:
+        run(talk_in_two_rooms(server))
+        assert_quiet(server)
+
+
+# --- the load generator and the benchmark ------------------------------------
+
+
+def test_the_load_generator_reports_a_fan_out():
+    loadgen = "examples/performance/loadgen.py"
+    with baseline() as server:
+        options = ["--members", "20", "--messages", "5"]
+        options += ["--port", str(server.port), "--server-pid", str(server.process.pid)]
+        done = run_example(loadgen, "fanout", *options, python_flags=())
+        check_clean(done)
+        assert_quiet(server)
+    figures = json.loads(done.stdout)
+    for key in ("cpu_per_delivery_us", "reach_all_ms", "server_busy", "loadgen_busy"):
+        assert figures[key] > 0, figures
+
+
+def ratio_cells(table):
+    """The rows of a Markdown table after its header: lists of cells."""
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    header, *rows = lines
+    columns = header.count("|")
+    for row in rows:
+        assert row.count("|") == columns, row
+    return header, [row.strip("|").split(" | ")[2:-1] for row in rows]
+
+
+def test_the_quick_benchmark_writes_a_table_of_positive_ratios(tmp_path):
+    table, figures = tmp_path / "results.md", tmp_path / "results.json"
+    arguments = ["--quick", "--table", str(table), "--json", str(figures)]
+    done = run_example(BENCH, *arguments, python_flags=(), timeout=300)
+    check_clean(done)
+    assert done.stdout.strip() == table.read_text().strip()
+    results = json.loads(figures.read_text())
+    tcp, web = table.read_text().split("Web chat")
+    tcp_servers = ["baseline", "server20"]
+    if "baseline, uvloop" in results["rooms-rate"]:
+        tcp_servers += ["baseline, uvloop", "server20, uvloop"]
+    web_servers = ["websockets", "asgi", "aiohttp", "sanic", "django"]
+    for part, servers, scenarios, rows in [
+        (tcp, tcp_servers, 8, 13),
+        (web, web_servers, 3, 4),
+    ]:
+        header, cells = ratio_cells(part)
+        assert header.split(" | ")[2:-1] == servers[1:]
+        assert len(cells) == rows
+        for row in cells:
+            for text in row:  # "1.23 [4.5 us]": a ratio, then the absolute figure
+                assert float(text.split()[0]) > 0, row
+        named = [name for name in results if set(results[name]) == set(servers)]
+        assert len(named) == scenarios
+
+
+def test_the_costs_of_the_pieces_are_measured():
+    done = run_example("examples/performance/costs.py", "--quick", python_flags=())
+    check_clean(done)
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| per delivery |")
+    assert rows[6].startswith("| per client |")
+    for row in rows[1:6]:  # a costly piece of work and its cheaper replacement
+        costly, cheaper = (float(cell) for cell in row.strip("|").split(" | ")[1:4:2])
+        assert costly > 0 and cheaper > 0, row
+    assert len(rows) == 9, done.stdout

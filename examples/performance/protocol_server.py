@@ -2,7 +2,6 @@
 
     python examples/performance/protocol_server.py              # on 127.0.0.1:8888
     python examples/performance/protocol_server.py --port 0     # on any free port
-    python examples/performance/protocol_server.py --uvloop     # on uvloop's loop
 
 It speaks the protocol of chapter 10 as server20.py does (the same requests, the
 same checks and error messages, frames up to 64 KiB, at most 100 rooms per
@@ -332,9 +331,6 @@ def parse_command_line():
         help="frames waiting for a lagging client before it is dropped "
         "(default %(default)s)",
     )
-    parser.add_argument(
-        "--uvloop", action="store_true", help="run on uvloop's event loop"
-    )
     return parser.parse_args()
 
 
@@ -361,13 +357,8 @@ async def serve(args):
 def main():
     args = parse_command_line()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")
-    raise_open_file_limit()
-    if args.uvloop:
-        import uvloop
-
-        uvloop.run(serve(args))
-    else:
-        asyncio.run(serve(args))
+    raise_open_file_limit()  # a socket per client: thousands of open files
+    asyncio.run(serve(args))
 
 
 if __name__ == "__main__":
