@@ -36,7 +36,6 @@ import uvicorn
 from asgi_chat import (
     MAX_MESSAGE_BYTES,
     WELCOME,
-    exit_quietly_after_signals,
     from_our_own_page,
     parse_chat_message,
     serve_http,
@@ -276,7 +275,6 @@ def main():
             target=broadcast_forever, args=(manager.address,), daemon=True
         )
         broadcaster.start()
-        exit_quietly_after_signals()
         with listening:
             Multiprocess(config, sockets=[listening]).run()
         STOPPING.set()  # what the broadcaster hears next is the Manager stopping
