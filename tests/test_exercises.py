@@ -25,7 +25,7 @@ CHECKS = load_all()
 
 # Which python blocks of a solution dropdown make the reference solution, when
 # not just the first one.
-SOLUTION_BLOCKS = {"90-2": [1], "90-3": [1]}
+SOLUTION_BLOCKS = {"15-2": [0, 1], "90-2": [1], "90-3": [1]}
 
 
 def exercise_section(ident):
@@ -597,6 +597,129 @@ async def count_down(number):
 asyncio.run(count_down(3))
 """,
         "it still uses call_later",
+    ),
+    (
+        "10-1",
+        "a header cut short",
+        """
+def split_frames(buffer):
+    messages = []
+    while buffer:
+        (size,) = struct.unpack("<I", buffer[:4])
+        if len(buffer) < 4 + size:
+            break
+        messages.append(json.loads(buffer[4 : 4 + size]))
+        buffer = buffer[4 + size :]
+    return messages, buffer
+""",
+        "split_frames(half a header) raised error",
+    ),
+    (
+        "12-4",
+        "all-at-once",
+        """
+async def skip(reader, size):
+    try:
+        await reader.readexactly(size)
+    except asyncio.IncompleteReadError:
+        return False
+    return True
+""",
+        "hold at most 64 KiB",
+    ),
+    (
+        "14-2",
+        "forget-the-newest",
+        """
+def post_or_forget_oldest(outbox, message):
+    if not outbox.full():
+        outbox.put_nowait(message)
+""",
+        "5 messages on a queue of 3 places left ['message 1', 'message 2', 'mes",
+    ),
+    (
+        "15-2",
+        "counts-itself",
+        """
+async def visit_and_count(handler):
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"hello\\n")
+    print("reply:", await reader.readline())
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.1)
+    print("tasks still running:", len(asyncio.all_tasks()))
+    server.close()
+""",
+        "it should print how many tasks are still running besides its own",
+    ),
+    ("16-1", "shielded", "SOLUTION_BLOCK 1", None),
+    (
+        "16-1",
+        "no-abort",
+        """
+async def close_within(writer, grace):
+    writer.close()
+    try:
+        async with asyncio.timeout(grace):
+            await writer.wait_closed()
+    except TimeoutError:
+        return False
+    return True
+""",
+        "the connection was not cut",
+    ),
+    (
+        "16-2",
+        "cancels-the-connections",
+        """
+async def run_echo_server(stop, started):
+    connections = set()
+
+    async def serve(reader, writer):
+        connections.add(asyncio.current_task())
+        try:
+            while line := await reader.readline():
+                writer.write(line)
+                await writer.drain()
+        finally:
+            connections.discard(asyncio.current_task())
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    async with server:
+        started.set_result(server.sockets[0].getsockname()[1])
+        await stop.wait()
+        server.close()
+        for connection in list(connections):
+            connection.cancel()
+""",
+        "after stop was set, the two clients heard [[b'', b''], [b'', b'']]",
+    ),
+    (
+        "19-2",
+        "split-everything",
+        """
+def parse(line):
+    match line.split():
+        case []:
+            return None
+        case ["/join", room]:
+            return ("join", room)
+        case ["/leave", room]:
+            return ("leave", room)
+        case ["/leave"]:
+            return ("leave", None)
+        case ["/quit"]:
+            return ("quit",)
+        case [command, *_] if command.startswith("/"):
+            return ("help",)
+        case _:
+            return ("say", line)
+""",
+        "parse('/join the kitchen') gave ('help',), not ('join', 'the kitchen')",
     ),
 ]
 

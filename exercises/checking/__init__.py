@@ -50,6 +50,10 @@ def exercise(ident, starter, seconds=30, program=False):
     return register
 
 
+class Verdict(Exception):
+    """Raised by a check, inside the learner's code's run: what went wrong, in words."""
+
+
 class StopChecking(Exception):
     """The answer cannot be checked further (not written yet, or it crashed)."""
 
@@ -120,6 +124,9 @@ class Attempt:
             return function(*args, **kwargs)
         except StopChecking:
             raise
+        except Verdict as verdict:
+            self.report.wrong(f"{what}: {verdict}")
+            raise StopChecking from None
         except (Exception, asyncio.CancelledError) as error:  # the learner's bug
             leaves = list(leaves_of(error))
             if any(isinstance(leaf, NotImplementedError) for leaf in leaves):
