@@ -2,7 +2,8 @@
 
 The page's worker (_static/runnable-worker.js) calls `start(post)` before a
 watched block runs and `stop()` after it. In between, every task created on the
-loop runs its coroutine through a `Traced` wrapper, which times each step (from
+loop (or on a loop of its kind made meanwhile: the page gives each `asyncio.run`
+a fresh loop) runs its coroutine through a `Traced` wrapper, which times each step (from
 the moment the loop resumes the task to its next pause), names what the task
 waits for when it pauses, and notes when that wait ends. `post` receives the
 events as JSON text, a list of them at a time, at most every 50 ms, so that the
@@ -24,6 +25,7 @@ Events, with times `t`, `t0` and `t1` in seconds since `start()`:
 import asyncio
 import collections.abc
 import json
+import threading
 import time
 
 FLUSH_EVERY = 0.05  # seconds: what the page receives, at most this often
@@ -41,21 +43,49 @@ WAITS = {
     "TaskGroup.__aexit__": "its task group",  # Python 3.11 and 3.12
     "TaskGroup._aexit": "its task group",  # Python 3.13 and newer
     "StreamReader._wait_for_data": "stream data",
+    "run_at_top_level": "asyncio.run",  # the page's asyncio.run (runnable-worker.js)
 }
 
 recorder = None  # the Recorder, while started
 
 
 class Recorder:
-    """The events of one watched run, and the task factory that makes them."""
+    """The events of one watched run, and the task factory that makes them.
+
+    It watches the running loop and any other loop of its class that makes a task
+    while it records: the page runs each `asyncio.run` on a fresh loop of its own.
+    """
 
     def __init__(self, post, loop):
         self.post, self.loop = post, loop
         self.origin = time.perf_counter()
         self.events = []
         self.flush_pending = None  # the timer that will send the events
-        self.previous_factory = loop.get_task_factory()
+        self.factories = {}  # each loop watched -> the task factory it had before
+        self.thread = threading.get_ident()
         self.active = True
+        self.watch(loop)
+        self.watch_new_loops(type(loop))
+
+    def watch(self, loop):
+        if self.active and loop not in self.factories:
+            self.factories[loop] = loop.get_task_factory()
+            loop.set_task_factory(self.make_task)
+
+    def watch_new_loops(self, loop_class):
+        """Until stop(), a loop of loop_class is watched once it makes a task."""
+        self.loop_class = loop_class
+        self.own_create_task = loop_class.__dict__.get("create_task")
+        create_task = loop_class.create_task
+        recorder = self
+
+        def create_task_watched(loop, coro, **options):
+            # Another thread's loop is left alone: the events are this thread's.
+            if threading.get_ident() == recorder.thread:
+                recorder.watch(loop)
+            return create_task(loop, coro, **options)
+
+        loop_class.create_task = create_task_watched
 
     def now(self):
         return round(time.perf_counter() - self.origin, 6)
@@ -76,8 +106,9 @@ class Recorder:
     def make_task(self, loop, coro, **options):
         """The loop's task factory: the task runs `coro` through a Traced wrapper."""
         traced = Traced(coro, self)
-        if self.previous_factory is not None:
-            task = self.previous_factory(loop, traced, **options)
+        previous = self.factories.get(loop)
+        if previous is not None:
+            task = previous(loop, traced, **options)
         else:
             # The loop's own kind of task (Pyodide's loop has one of its own).
             loop.set_task_factory(None)
@@ -93,8 +124,13 @@ class Recorder:
         if self.flush_pending is not None:
             self.flush_pending.cancel()
         self.flush()
-        if self.loop.get_task_factory() == self.make_task:
-            self.loop.set_task_factory(self.previous_factory)
+        if self.own_create_task is None:
+            del self.loop_class.create_task
+        else:
+            self.loop_class.create_task = self.own_create_task
+        for loop, factory in self.factories.items():
+            if loop.get_task_factory() == self.make_task:
+                loop.set_task_factory(factory)
 
 
 class Traced(collections.abc.Coroutine):
@@ -221,11 +257,10 @@ def start(post):
     if recorder is not None:
         stop()
     recorder = Recorder(post, asyncio.get_running_loop())
-    recorder.loop.set_task_factory(recorder.make_task)
 
 
 def stop():
-    """Post what is left, and give the loop back its task factory."""
+    """Post what is left, and give the loops back their task factories."""
     global recorder
     if recorder is not None:
         recorder.stop()

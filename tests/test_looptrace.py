@@ -197,3 +197,29 @@ def test_stop_gives_the_loop_back_its_task_factory_and_records_no_more():
     # The step before stop() is noted; the wake and the end after it are not.
     assert [event["kind"] for event in posts.events()] == ["step", "await"]
     assert posts.events(task="after") == []
+
+
+def test_a_loop_made_while_recording_is_watched_too():
+    # The page runs each asyncio.run on a fresh loop of the page loop's class, and
+    # Pyodide's loops take turns at being the running loop: so do these two.
+    async def main():
+        posts = Posts()
+        looptrace.start(posts)
+        page_loop = asyncio.get_running_loop()
+        fresh = asyncio.new_event_loop()
+        asyncio.events._set_running_loop(None)
+        try:
+            fresh.run_until_complete(
+                fresh.create_task(download("fresh", 1), name="on-the-fresh-loop")
+            )
+        finally:
+            asyncio.events._set_running_loop(page_loop)
+            looptrace.stop()
+            fresh.close()
+        assert fresh.get_task_factory() is None  # given back, as the page loop's
+        assert "create_task" not in type(fresh).__dict__
+        return posts
+
+    posts = asyncio.run(main())
+    steps = posts.events("step", "on-the-fresh-loop")
+    assert [step["name"] for step in steps] == ["download", "download"]
