@@ -70,7 +70,9 @@ def watch(context, site, chapter, text):
     page.on("pageerror", lambda error: context.errors.append(str(error)))
     page.goto(f"{site}docs/{chapter}.html")
     number = block_number(page, text)
-    toggle = page.get_by_role("button", name=f"Watch the loop of block {number}")
+    toggle = page.get_by_role(
+        "button", name=f"Watch the loop of block {number}", exact=True
+    )
     toggle.click()
     expect(toggle).to_have_attribute("aria-pressed", "true")
     page.get_by_role("button", name=f"Run block {number}", exact=True).click()
