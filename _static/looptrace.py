@@ -20,6 +20,7 @@ Events, with times `t`, `t0` and `t1` in seconds since `start()`:
   "cancelled" or "failed". The task runs once the loop gets to it.
 - {"kind": "done", "task", "t", "how"}: the task "returned", was "cancelled" or
   "raised" the exception it names.
+- {"kind": "full", "t", "events"}: the recording stopped there, `events` long.
 """
 
 import asyncio
@@ -29,6 +30,9 @@ import threading
 import time
 
 FLUSH_EVERY = 0.05  # seconds: what the page receives, at most this often
+# A block that loops forever on sleep(0) would make events without end, and a
+# drawing no page can hold: the recording stops at this many.
+MAX_EVENTS = 5000
 
 # What a task is waiting for, by the asyncio function it is paused in.
 WAITS = {
@@ -60,6 +64,7 @@ class Recorder:
         self.post, self.loop = post, loop
         self.origin = time.perf_counter()
         self.events = []
+        self.count = 0  # events noted so far
         self.flush_pending = None  # the timer that will send the events
         self.factories = {}  # each loop watched -> the task factory it had before
         self.thread = threading.get_ident()
@@ -93,6 +98,10 @@ class Recorder:
     def note(self, event):
         if not self.active:
             return
+        self.count += 1
+        if self.count > MAX_EVENTS:
+            self.active = False  # the tasks run on, unrecorded, until stop()
+            event = {"kind": "full", "t": self.now(), "events": MAX_EVENTS}
         self.events.append(event)
         if self.flush_pending is None:
             self.flush_pending = self.loop.call_later(FLUSH_EVERY, self.flush)

@@ -57,6 +57,10 @@
   }
 
   function record(view, event) {
+    if (event.kind === "full") {
+      view.full = event;
+      return;
+    }
     const task = taskOf(view, event.task);
     if (event.kind === "step") {
       const coroutine = coroutineName(event.name);
@@ -86,14 +90,14 @@
     return ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0);
   }
 
-  function wordsFor(task) {
+  function wordsFor(task, recording) {
     const running = task.steps.reduce((sum, [t0, t1]) => sum + t1 - t0, 0);
     const times = task.steps.length === 1 ? "once" : `${task.steps.length} times`;
     const waited = [...new Set(task.waits.map((wait) => wait.on))].join(", ");
     return [
       `ran ${times}, ${milliseconds(running)} ms in all`,
       waited ? `awaited ${waited}` : "awaited nothing",
-      task.ended || "still running",
+      task.ended || (recording ? "still running" : "its end was not recorded"),
     ];
   }
 
@@ -199,11 +203,13 @@
     const running = view.running ? "so far" : "in all";
     view.desc.textContent =
       `${tasks.length} tasks over ${milliseconds(now)} ms ${running}. ` +
-      tasks.map((task) => `${task.label}: ${wordsFor(task).join("; ")}.`).join(" ");
+      tasks.map((task) => `${task.label}: ${wordsFor(task, view.running).join("; ")}.`).join(" ");
     const rows = tasks.map((task) => {
       const row = element("tr");
       row.append(element("th", { scope: "row" }, task.label));
-      for (const part of wordsFor(task)) row.append(element("td", {}, part));
+      for (const part of wordsFor(task, view.running)) {
+        row.append(element("td", {}, part));
+      }
       return row;
     });
     view.body.replaceChildren(...rows);
@@ -263,6 +269,7 @@
     Object.assign(view, {
       tasks: new Map(),
       latest: 0,
+      full: null, // the recorder's note that it stopped, if it did
       stepCount: 0,
       clockOrigin: null,
       running: true,
@@ -300,7 +307,11 @@
     const count = view.tasks.size;
     view.status.textContent =
       `Recorded ${count} ${count === 1 ? "task" : "tasks"} over ` +
-      `${milliseconds(view.latest)} ms.`;
+      `${milliseconds(view.latest)} ms.` +
+      (view.full
+        ? ` The recording stopped after ${view.full.events} events, at ` +
+          `${milliseconds(view.full.t)} ms; the block ran on.`
+        : "");
     view.title.textContent = "The event loop's tasks while the block ran";
     draw(view);
   }

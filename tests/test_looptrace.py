@@ -34,7 +34,7 @@ class Posts:
         return [
             event
             for event in found
-            if kind in (None, event["kind"]) and task in (None, event["task"])
+            if kind in (None, event["kind"]) and task in (None, event.get("task"))
         ]
 
 
@@ -223,3 +223,17 @@ def test_a_loop_made_while_recording_is_watched_too():
     posts = asyncio.run(main())
     steps = posts.events("step", "on-the-fresh-loop")
     assert [step["name"] for step in steps] == ["download", "download"]
+
+
+def test_a_block_that_never_stops_switching_is_recorded_up_to_a_limit():
+    async def switch_forever(times):
+        for _ in range(times):
+            await asyncio.sleep(0)
+
+    async def main():
+        return await recorded(lambda: asyncio.create_task(switch_forever(3000)))
+
+    posts = asyncio.run(main())
+    *events, last = posts.events()
+    assert len(events) == looptrace.MAX_EVENTS
+    assert last["kind"] == "full" and last["events"] == looptrace.MAX_EVENTS
