@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -426,6 +427,8 @@ def parse_args():
 
 def main():
     args = parse_args()
+    if shutil.which("redis-server") is None:
+        sys.exit("bench_bus.py needs redis-server (Debian's package redis-server)")
     results = asyncio.run(measure(args))
     settings = {k: v for k, v in vars(args).items() if k != "json"}
     print(file=sys.stderr)

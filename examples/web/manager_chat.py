@@ -1,6 +1,7 @@
 """The web chat across uvicorn's workers, through a multiprocessing Manager.
 
     python examples/web/manager_chat.py --workers 2 --port 0
+    python examples/web/manager_chat.py --threads 6   # asyncio's pool on 2 cores
 
 The counter-example of chapter 33, kept to be measured, not copied: the
 design of the article the web chat grew from. A Manager, a server process of
