@@ -50,6 +50,10 @@ WAITS = {
     "run_at_top_level": "asyncio.run",  # the page's asyncio.run (runnable-worker.js)
 }
 
+# The page's runner (runnable-worker.js) is Python that Pyodide runs from a
+# string, without a file name: its own tasks are not the reader's, and not drawn.
+PAGE_RUNNER_FILES = {"<exec>"}
+
 recorder = None  # the Recorder, while started
 
 
@@ -114,7 +118,9 @@ class Recorder:
 
     def make_task(self, loop, coro, **options):
         """The loop's task factory: the task runs `coro` through a Traced wrapper."""
-        traced = Traced(coro, self)
+        code = getattr(coro, "cr_code", None)
+        page_runner = code is not None and code.co_filename in PAGE_RUNNER_FILES
+        traced = coro if page_runner else Traced(coro, self)
         previous = self.factories.get(loop)
         if previous is not None:
             task = previous(loop, traced, **options)
@@ -125,7 +131,8 @@ class Recorder:
                 task = loop.create_task(traced, **options)
             finally:
                 loop.set_task_factory(self.make_task)
-        traced.default_name = task.get_name()
+        if not page_runner:
+            traced.default_name = task.get_name()
         return task
 
     def stop(self):

@@ -51,15 +51,10 @@
     return view.tasks.get(name);
   }
 
-  // What the runner's own coroutines are, for the reader (runnable-worker.js).
-  const RUNNER_NAMES = {
-    "<module>": "your block",
-    tidy_up: "asyncio.run's tidy-up", // cancels what main left, as CPython's does
-  };
-
-  // A coroutine's name as the row label shows it.
+  // A coroutine's name as the row label shows it: a block's own code is a
+  // coroutine too, when it awaits at the top level.
   function coroutineName(name) {
-    return RUNNER_NAMES[name] || name.replace(/^.*<locals>\./, "");
+    return name === "<module>" ? "your block" : name.replace(/^.*<locals>\./, "");
   }
 
   function record(view, event) {

@@ -237,3 +237,19 @@ def test_a_block_that_never_stops_switching_is_recorded_up_to_a_limit():
     *events, last = posts.events()
     assert len(events) == looptrace.MAX_EVENTS
     assert last["kind"] == "full" and last["events"] == looptrace.MAX_EVENTS
+
+
+def test_the_page_runners_own_tasks_are_left_out():
+    # Pyodide runs the page's runner from a string: its code's file is "<exec>".
+    runner = {}
+    source = "async def outcome(job):\n    return await job\n"
+    exec(compile(source, "<exec>", "exec"), runner)
+
+    async def main():
+        await asyncio.gather(
+            asyncio.create_task(runner["outcome"](download("a", 1)), name="runner"),
+            asyncio.create_task(download("b", 1), name="reader"),
+        )
+
+    posts = asyncio.run(recorded(main))
+    assert {event["task"] for event in posts.events()} == {"reader"}
