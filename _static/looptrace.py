@@ -174,6 +174,9 @@ class Traced(collections.abc.Coroutine):
     def __await__(self):
         return self.coro.__await__()
 
+    def __repr__(self):
+        return repr(self.coro)  # what the reader's code sees of task.get_coro()
+
     def __getattr__(self, name):
         # cr_frame, cr_code, __qualname__...: what asyncio reads for reprs.
         return getattr(self.coro, name)

@@ -253,3 +253,19 @@ def test_the_page_runners_own_tasks_are_left_out():
 
     posts = asyncio.run(recorded(main))
     assert {event["task"] for event in posts.events()} == {"reader"}
+
+
+def test_a_recorded_task_looks_as_it_would_unrecorded():
+    async def main():
+        looptrace.start(Posts())
+        try:
+            task = asyncio.create_task(download("a", 1), name="looked-at")
+            coroutine, shown = repr(task.get_coro()), repr(task)
+            await task
+        finally:
+            looptrace.stop()
+        return coroutine, shown
+
+    coroutine, shown = asyncio.run(main())
+    assert coroutine.startswith("<coroutine object download at ")
+    assert shown.startswith("<Task pending name='looked-at' coro=<download() running")
