@@ -519,3 +519,46 @@ def test_statistics_are_logged_while_running_and_at_the_end():
     # connect and joinroom confirmed, the chat relayed, the dance refused: four
     for figure in ("1 connections", "4 messages queued", "1 refused requests"):
         assert figure in summary
+
+
+# --- what --queue-size counts -------------------------------------------------
+
+TALKERS = 5
+BURST = 20  # chats each talker sends in one write, all at the same moment
+
+
+async def everyone_bursts_at_once(server):
+    """Five members each send a burst; what each of them received."""
+    members = [await connected(server, f"talker{n}", "lobby") for n in range(TALKERS)]
+    try:
+        for member in members:  # no await in between: the bursts arrive together
+            member.writer.write(
+                b"".join(
+                    frame({"action": "chat", "room": "lobby", "message": f"{n}"})
+                    for n in range(BURST)
+                )
+            )
+
+        async def hear(member):
+            return [await member.receive() for _ in range(TALKERS * BURST)]
+
+        return await asyncio.gather(*(hear(member) for member in members))
+    finally:
+        for member in members:
+            await member.close()
+
+
+def test_a_short_queue_drops_nobody_who_reads_what_it_is_sent():
+    # Four messages waiting would be too many for a member that does not take
+    # them; every member here reads all it is sent, and none is dropped, even as
+    # 100 messages reach every member in a moment. (Step 19 dropped the room:
+    # its outboxes filled before any sender task ran.)
+    with chat_server("--queue-size", "4") as server:
+        heard = run(everyone_bursts_at_once(server))
+        errors = assert_quiet(server)
+    assert "dropping" not in errors, errors
+    for messages in heard:
+        assert all(message["action"] == "chat" for message in messages), messages
+        for talker in range(TALKERS):  # each talker's chats in the order sent
+            texts = [m["message"] for m in messages if m["from"] == f"talker{talker}"]
+            assert texts == [str(n) for n in range(BURST)]
