@@ -755,3 +755,24 @@ def test_list_names_every_exercise_with_its_title():
     for ident in IDS:
         title = exercise_section(ident).splitlines()[0].split(": ", 1)[1]
         assert f"{ident}  {title}" in listed
+
+
+def test_every_exercise_has_a_check_or_a_reason():
+    """An exercise without a check is listed, with why, in exercises/README.md."""
+    readme = (EXERCISES / "README.md").read_text()
+    without = readme[readme.index("## Exercises without a check") :]
+    without = without[: without.index("\n## ", 1)]
+    explained = set(re.findall(r"`(\d\d-\d+)`", without))
+    in_docs = {
+        f"{page.name[:2]}-{number}"
+        for page in (ROOT / "docs").glob("*.md")
+        for number in re.findall(r"^### Exercise (\d+): ", page.read_text(), re.M)
+    }
+    unexplained = sorted(in_docs - explained - set(CHECKS))
+    assert not unexplained, (
+        f"exercises {unexplained} have no check and are not listed in"
+        " exercises/README.md under 'Exercises without a check': add a starter and"
+        " a check, or list them there with the reason"
+    )
+    assert not explained & set(CHECKS), "an exercise with a check is listed without"
+    assert explained <= in_docs, f"README lists unknown exercises {explained - in_docs}"
