@@ -375,7 +375,7 @@ class ChatServer:
             client.sender.cancel()  # from now on, only this writes
         writer = client.writer
         if not writer.transport.is_closing():  # else it is gone: write nothing
-            if not client.dropped:
+            if client.outbox and not client.dropped:
                 writer.write(b"".join(client.outbox))
             if client.last_word is not None:
                 writer.write(encode_frame(client.last_word))
