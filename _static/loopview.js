@@ -16,7 +16,8 @@
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
   ];
-  const WIDTH = 720; // the drawing's own units; it is scaled to the page's width
+  // The drawing is as wide as the page lets it be, so its text keeps its size.
+  const MIN_WIDTH = 320;
   const ROW = 26;
   const AXIS = 34;
   const REDRAW_MS = 100; // while it runs, at most this often
@@ -106,15 +107,17 @@
     const tasks = [...view.tasks.values()];
     const now = view.running ? Math.max(view.latest, liveTime(view)) : view.latest;
     const span = Math.max(now, 0.001) * 1.02;
+    const width = Math.max(MIN_WIDTH, view.figure.clientWidth - 26);
     const labelWidth = Math.min(
       220,
+      0.4 * width,
       12 + 7 * Math.max(8, ...tasks.map((task) => task.label.length)),
     );
-    const plotWidth = WIDTH - labelWidth - 12;
+    const plotWidth = width - labelWidth - 12;
     const x = (t) => labelWidth + (Math.min(t, span) / span) * plotWidth;
     const height = tasks.length * ROW + AXIS + 4;
     const svg = view.svg;
-    svg.setAttribute("viewBox", `0 0 ${WIDTH} ${height}`);
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
     svg.replaceChildren(view.title, view.desc);
 
     const step = tickStep(span);
@@ -134,7 +137,7 @@
     grid.append(
       element(
         "svg:text",
-        { x: labelWidth + plotWidth / 2, y: tasks.length * ROW + 30, "text-anchor": "middle" },
+        { x: labelWidth + plotWidth, y: tasks.length * ROW + 30, "text-anchor": "end" },
         "milliseconds since the recording started",
       ),
     );
