@@ -129,6 +129,15 @@ async def yield_every_64_frames(rounds):
 # --- writing --------------------------------------------------------------------
 
 
+def tcp_pair():
+    """Two ends of a TCP connection over loopback, as a server and its client."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        theirs = socket.create_connection(listener.getsockname())
+        ours, _ = listener.accept()
+    ours.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as asyncio does
+    return ours, theirs
+
+
 def writes(batch):
     """A measure: send a frame `rounds` times on a socket, `batch` frames a call.
 
@@ -138,7 +147,7 @@ def writes(batch):
 
     def measure(rounds):
         sending = 0.0
-        ours, theirs = socket.socketpair()
+        ours, theirs = tcp_pair()
         with ours, theirs:
             theirs.setblocking(False)
             chunk = frame * batch
