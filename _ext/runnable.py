@@ -9,10 +9,13 @@ package-lock.json pins, and is copied into the site's _static/pyodide/: nothing
 of it loads until the reader first presses Run.
 """
 
+import ast
+import io
 import json
 import re
 import shutil
 import subprocess
+import tokenize
 from pathlib import Path
 
 from docutils import nodes
@@ -32,11 +35,28 @@ PYODIDE_FILES = [
 LOOP_VIEW_FILES = ["loopview.js", "loopview.css"]
 RUNNABLE_PAGES = re.compile(r"docs/0\d-")
 # A browser page has no threads, sockets, subprocesses, signals or console: code
-# that names any of these runs on the reader's machine only.
-NEEDS_A_MACHINE = re.compile(
-    r"\b(to_thread|run_in_executor|socket|subprocess|signal|open_connection"
-    r"|start_server|threading)\b|\binput\("
-)
+# that names any of these (in its code, not its comments or strings) runs on the
+# reader's machine only.
+NEEDS_A_MACHINE = {
+    "to_thread",
+    "run_in_executor",
+    "run_coroutine_threadsafe",
+    "socket",
+    "subprocess",
+    "create_subprocess_exec",
+    "create_subprocess_shell",
+    "signal",
+    "add_signal_handler",
+    "open_connection",
+    "start_server",
+    "threading",
+    "input",
+    # Pyodide's loop never times its callbacks: no slow-callback report.
+    "slow_callback_duration",
+}
+# A block a page marks for the reader's machine: ```{code-block} python with
+# :class: runs-on-machine, for what a browser runs differently (see README.md).
+MACHINE_CLASS = "runs-on-machine"
 
 
 def pinned_pyodide_version():
@@ -79,14 +99,58 @@ def is_page_code(node):
     )
 
 
+def names_in(code):
+    """The names a block's code uses (comments and strings left out)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return set()
+    return {token.string for token in tokens if token.type == tokenize.NAME}
+
+
+def names_defined(code):
+    """The names a block defines at its top level: functions, classes, variables."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    defined = set()
+    for statement in tree.body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(statement.name)
+        else:
+            for node in ast.walk(statement):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    defined.add(node.id)
+    return defined
+
+
 def mark_blocks(app, doctree, docname):
-    """Mark each python block of a concept chapter: runnable, or for a machine."""
+    """Mark each python block of a concept chapter: runnable, or for a machine.
+
+    A block needs a machine if it names what a browser lacks, if the page marks it,
+    or if it uses a name that only such a block defined: the page's blocks share
+    their names, and the browser skips those.
+    """
     if app.builder.format != "html" or not RUNNABLE_PAGES.match(docname):
         return
+    machine_only_names = set()
     for node in doctree.findall(nodes.literal_block):
-        if is_page_code(node):
-            needs_machine = NEEDS_A_MACHINE.search(node.astext())
-            node["classes"].append("runs-on-machine" if needs_machine else "runnable")
+        if not is_page_code(node):
+            continue
+        code = node.astext()
+        used, defined = names_in(code), names_defined(code)
+        needs_machine = (
+            MACHINE_CLASS in node["classes"]
+            or used & NEEDS_A_MACHINE
+            or (used - defined) & machine_only_names
+        )
+        if needs_machine:
+            machine_only_names |= defined
+        else:
+            machine_only_names -= defined
+        if MACHINE_CLASS not in node["classes"]:
+            node["classes"].append(MACHINE_CLASS if needs_machine else "runnable")
 
 
 def add_runner(app, pagename, templatename, context, doctree):

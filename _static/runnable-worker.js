@@ -4,8 +4,8 @@
 // Messages in: {type: "init", indexURL}, {type: "run", id, code, name, quiet,
 // watch}, {type: "stop"}. Messages out: {type: "ready", python, pyodide},
 // {type: "output", id, stream, text}, {type: "loop", id, event} (while a watched
-// block runs: what _static/looptrace.py records), {type: "done", id, ok, stopped},
-// {type: "failed", message}.
+// block runs: what _static/looptrace.py records), {type: "done", id, ok, stopped,
+// error, traceback} (error: the traceback's last line), {type: "failed", message}.
 
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 
@@ -14,19 +14,29 @@ import { loadPyodide } from "./pyodide/pyodide.mjs";
 const RUNNER = String.raw`
 import ast
 import asyncio
+import collections
 import contextlib
 import gc
+import heapq
 import inspect
+import json
 import linecache
+import math
 import sys
 import time
 import traceback
+import warnings
 
 from page import emit
+from pyodide.ffi import can_run_sync, run_sync
+from pyodide import webloop
 from pyodide.webloop import WebLoop
 
 namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+PAGE_LOOP = asyncio.get_event_loop()  # Pyodide's WebLoop, running from the start
 running = None  # the task of the block that awaits, while it runs
+current_main = None  # the task of the asyncio.run that runs, if one does
+stop_pressed = False
 
 
 def blocking_sleep(seconds):
@@ -38,13 +48,119 @@ def blocking_sleep(seconds):
         pass
 
 
-def nested_run(main, *, debug=None, loop_factory=None):
-    """The page's loop always runs, as when CPython's asyncio.run is nested."""
-    raise RuntimeError("asyncio.run() cannot be called from a running event loop")
-
-
 time.sleep = blocking_sleep
-asyncio.run = nested_run
+
+
+def plain_future(loop):
+    """A future as CPython's loops make them (WebLoop's have a callback of its own).
+
+    WebLoop's callback reports a task's exception as soon as the task ends if
+    nothing awaits it yet; CPython reports it only if nothing ever retrieves it,
+    when the task is destroyed. It also shows in the future's repr.
+    """
+    loop._check_closed()
+    return asyncio.Future(loop=loop)
+
+
+def plain_task(loop, coro, **options):
+    """A task as CPython's loops make them, by the loop's task factory if it has one."""
+    loop._check_closed()
+    if loop._task_factory is not None:
+        return loop._task_factory(loop, coro, **options)
+    return asyncio.Task(coro, loop=loop, **options)
+
+
+WebLoop.create_future = plain_future
+WebLoop.create_task = plain_task
+
+
+# CPython's scheduling, put back. WebLoop hands each callback to the browser on its
+# own (setTimeout), so call_later(0) runs before an earlier call_soon, and each of
+# a chain of callbacks waits the browser's clamp of a few milliseconds. These run
+# the loop as CPython's _run_once does: one browser task runs, in order, every
+# callback that was ready when it began, after moving the due timers behind them.
+
+
+def loop_queues(loop):
+    """The loop's ready callbacks and its timers (a heap), made on first use."""
+    if "_ready" not in loop.__dict__:
+        loop._ready = collections.deque()
+        loop._timers = []
+        loop._wake_at = None  # the loop time of the earliest wake-up asked for
+    return loop._ready, loop._timers
+
+
+def call_soon(loop, callback, *args, context=None):
+    loop._check_closed()
+    ready, _ = loop_queues(loop)
+    handle = asyncio.Handle(callback, args, loop, context)
+    ready.append(handle)
+    wake_at(loop, loop.time())
+    return handle
+
+
+def call_at(loop, when, callback, *args, context=None):
+    loop._check_closed()
+    _, timers = loop_queues(loop)
+    handle = asyncio.TimerHandle(when, callback, args, loop, context)
+    if when != math.inf:
+        heapq.heappush(timers, handle)
+        handle._scheduled = True
+        wake_at(loop, when)
+    return handle
+
+
+def call_later(loop, delay, callback, *args, context=None):
+    return loop.call_at(loop.time() + delay, callback, *args, context=context)
+
+
+def wake_at(loop, when):
+    """Have the browser run the loop once at loop time when, if not sooner."""
+    if loop._wake_at is not None and loop._wake_at <= when:
+        return
+    loop._wake_at = when
+    delay_ms = max(0.0, (when - loop.time()) * 1000)
+    webloop.scheduleCallback(
+        webloop.create_once_callable(lambda: run_once(loop), _may_syncify=True),
+        min(delay_ms, 2**31 - 1),
+    )
+
+
+def run_once(loop):
+    """One iteration of the loop, as CPython's BaseEventLoop._run_once."""
+    ready, timers = loop_queues(loop)
+    loop._wake_at = None
+    loop._install_running_loop()
+    loop._install_asyncgen_hooks()
+    now = loop.time()
+    while timers and timers[0]._cancelled:
+        heapq.heappop(timers)._scheduled = False
+    while timers and timers[0]._when <= now:
+        handle = heapq.heappop(timers)
+        handle._scheduled = False
+        ready.append(handle)
+    for _ in range(len(ready)):
+        handle = ready.popleft()
+        if handle._cancelled:
+            continue
+        try:
+            handle._run()
+        except KeyboardInterrupt:
+            pass  # the task it interrupted has it: its awaiter sees it
+    if ready:
+        wake_at(loop, loop.time())
+    elif timers:
+        wake_at(loop, timers[0]._when)
+
+
+def timer_cancelled(loop, handle):
+    pass  # a cancelled timer is dropped when it reaches the heap's top
+
+
+WebLoop.call_soon = call_soon
+WebLoop.call_at = call_at
+WebLoop.call_later = call_later
+WebLoop._timer_handle_cancelled = timer_cancelled
 
 
 class FreshLoop(WebLoop):
@@ -75,10 +191,16 @@ class FreshLoop(WebLoop):
         if self._old_agen_hooks is not None:
             sys.set_asyncgen_hooks(*self._old_agen_hooks)
 
+    def run_until_complete(self, future):
+        self._check_closed()
+        if a_loop_runs():
+            raise RuntimeError("This event loop is already running")
+        return run_now(settled_here(asyncio.ensure_future(future, loop=self)))
+
 
 def settled_here(task):
-    """A future of the running loop that ends as task, of another loop, ends."""
-    here = asyncio.get_running_loop().create_future()
+    """A future of the page's loop that ends as task, of another loop, ends."""
+    here = PAGE_LOOP.create_future()
 
     def copy(task):
         if here.done():
@@ -121,18 +243,28 @@ async def run_at_top_level(main, *, debug=None, loop_factory=None):
     """
     if not inspect.iscoroutine(main):
         raise ValueError(f"a coroutine was expected, got {main!r}")
+    global current_main
     loop = FreshLoop()
     if debug is not None:
         loop.set_debug(debug)
-    task = loop.create_task(main)
+    task = current_main = loop.create_task(main)
     try:
         return await settled_here(task)
     except asyncio.CancelledError:
         task.cancel()  # Stop was pressed: main ends too
         raise
     finally:
-        await settled_here(loop.create_task(tidy_up(loop)))
+        current_main = None
+        # Not loop.create_task: a task factory main set (an eager one, say) would
+        # start the task at once, here, where the page's loop runs.
+        await settled_here(asyncio.Task(tidy_up(loop), loop=loop))
         loop.close()
+        use_page_loop()
+
+
+def use_page_loop():
+    """The page's loop is the running one again, after a fresh loop's callbacks."""
+    asyncio._set_running_loop(PAGE_LOOP)
 
 
 class AwaitTopLevelRun(ast.NodeTransformer):
@@ -165,6 +297,119 @@ class AwaitTopLevelRun(ast.NodeTransformer):
 
 namespace["__asyncio_run__"] = run_at_top_level
 
+ASYNC_CODE = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+def a_loop_runs():
+    """Would a loop be running here on CPython?
+
+    On the page a loop always runs. On CPython one runs when a coroutine is on the
+    stack, or a loop's callback: the nearest coroutine frame up the stack tells. A
+    block's own module code (a coroutine if it awaits at top level) is not one.
+    """
+    frame = sys._getframe(2)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_flags & ASYNC_CODE:
+            top_level = code.co_name == "<module>" and code.co_filename.startswith(
+                "<block "
+            )
+            return not (top_level or code is run_block.__code__)
+        frame = frame.f_back
+    return True  # a callback of the loop
+
+
+def run_now(awaitable):
+    """Wait for awaitable in a function, not a coroutine: JavaScript's stack switching
+    (JSPI) lets the loops run meanwhile."""
+    if not can_run_sync():
+        raise RuntimeError(
+            "this browser cannot wait inside a function (it lacks JSPI): "
+            "run this block on your machine"
+        )
+    caller_loop = asyncio._get_running_loop()
+    try:
+        # An error that reached run_sync would be printed on its way through
+        # JavaScript: it comes back as a value, and is raised here.
+        ended_well, result = run_sync(outcome(awaitable))
+    finally:
+        asyncio._set_running_loop(caller_loop)
+    if not ended_well:
+        raise result
+    return result
+
+
+async def outcome(awaitable):
+    """(True, what awaitable returns), or (False, the exception it raises)."""
+    try:
+        return True, await awaitable
+    except BaseException as error:
+        return False, error
+
+
+def asyncio_run(main, *, debug=None, loop_factory=None):
+    """asyncio.run called in a function: CPython's error if a loop runs, or a run."""
+    if a_loop_runs():
+        raise RuntimeError("asyncio.run() cannot be called from a running event loop")
+    return run_now(run_at_top_level(main, debug=debug))
+
+
+class Runner:
+    """asyncio.Runner on a fresh loop of the page's, as asyncio_run does for one run."""
+
+    def __init__(self, *, debug=None, loop_factory=None):
+        self._debug = debug
+        self._loop = None
+        self._closed = False
+
+    def __enter__(self):
+        self._lazy_init()
+        return self
+
+    def __exit__(self, *exception):
+        self.close()
+
+    def _lazy_init(self):
+        if self._closed:
+            raise RuntimeError("Runner is closed")
+        if self._loop is None:
+            self._loop = FreshLoop()
+            if self._debug is not None:
+                self._loop.set_debug(self._debug)
+
+    def get_loop(self):
+        self._lazy_init()
+        return self._loop
+
+    def run(self, coro, *, context=None):
+        if not inspect.iscoroutine(coro):
+            raise ValueError(f"a coroutine was expected, got {coro!r}")
+        if a_loop_runs():
+            raise RuntimeError(
+                "Runner.run() cannot be called from a running event loop"
+            )
+        self._lazy_init()
+        task = self._loop.create_task(coro, context=context)
+        try:
+            return run_now(settled_here(task))
+        except KeyboardInterrupt:
+            task.cancel()
+            raise
+
+    def close(self):
+        if self._loop is None or self._closed:
+            self._closed = True
+            return
+        try:
+            run_now(settled_here(asyncio.Task(tidy_up(self._loop), loop=self._loop)))
+        finally:
+            self._loop.close()
+            self._closed = True
+
+
+asyncio.run = asyncio_run
+asyncio.Runner = asyncio.runners.Runner = Runner
+
 
 class Stream:
     """A text stream that sends what is written to the page."""
@@ -181,11 +426,25 @@ class Stream:
         pass
 
 
-def frames_of(filename, tb):
-    """The traceback from the block's first frame on: the runner's own is noise."""
+def runner_frame(frame):
+    """A frame of this runner (its source is "<exec>"): noise in a reader's traceback."""
+    return frame.filename == "<exec>"
+
+
+def report(error, filename):
+    """The traceback from the block's first frame on, the runner's frames left out."""
+    tb = error.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != filename:
         tb = tb.tb_next
-    return tb
+    report = traceback.TracebackException(type(error), error, tb)
+    kept = [frame for frame in report.stack if not runner_frame(frame)]
+    report.stack = traceback.StackSummary.from_list(kept)
+    return "".join(report.format()), list(report.format_exception_only())[-1].strip()
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning as the book's {output} blocks show it: its category and message."""
+    print(f"{category.__name__}: {message}", file=sys.stderr)
 
 
 class Watch:
@@ -207,36 +466,41 @@ class Watch:
 
 
 async def run_block(run_id, source, filename, quiet, post=None):
-    """Run one block in the page's namespace; True if it ended without an error.
+    """Run one block in the page's namespace, and say how it ended, as JSON.
 
+    {"ok": true} if it ended without an error; else "error", the traceback's last
+    line, and "traceback", all of it (or "stopped": true, if Stop cancelled it).
     post, if given, receives the loop view's events as JSON strings while it runs.
     """
-    global running
+    global running, stop_pressed
+    stop_pressed = False
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     stdout, stderr = Stream(run_id, "stdout", quiet), Stream(run_id, "stderr", quiet)
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    with (
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+        warnings.catch_warnings(),
+    ):
+        # Every warning, every time, as the book's tests show them.
+        warnings.simplefilter("always")
+        warnings.showwarning = show_warning
         try:
-            tree = AwaitTopLevelRun().visit(ast.parse(source, filename))
-            ast.fix_missing_locations(tree)
-            code = compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            code = compile_block(source, filename)
             with Watch(post):
-                result = eval(code, namespace)
+                result = run_synchronously(code)
                 if inspect.iscoroutine(result):
                     running = asyncio.ensure_future(result)
                     await running
-            return True
-        except asyncio.CancelledError:
-            if running is not None and running.cancelled():
-                print("Stopped.", file=sys.stderr)
-                return False
+            return json.dumps({"ok": True})
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            if stop_pressed:
+                return json.dumps({"ok": False, "stopped": True})
             raise
         except BaseException as error:
-            traceback.print_exception(
-                type(error), error, frames_of(filename, error.__traceback__)
-            )
+            text, last_line = report(error, filename)
             # The frames' locals would keep coroutines alive past the gc below.
             traceback.clear_frames(error.__traceback__)
-            return False
+            return json.dumps({"ok": False, "error": last_line, "traceback": text})
         finally:
             running = None
             # Coroutines never awaited warn when collected, and CPython's reference
@@ -244,13 +508,42 @@ async def run_block(run_id, source, filename, quiet, post=None):
             gc.collect()
 
 
+def compile_block(source, filename):
+    """The block's code; a coroutine's if it awaits at top level.
+
+    Where the browser can wait inside a function (JSPI), asyncio.run runs as it
+    is; elsewhere a module-level asyncio.run(x) becomes an await.
+    """
+    tree = ast.parse(source, filename)
+    if not can_run_sync():
+        tree = ast.fix_missing_locations(AwaitTopLevelRun().visit(tree))
+    return compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+
+
+def run_synchronously(code):
+    """Run a block's module code, with no loop running, as in a CPython script.
+
+    A block that awaits at top level gives back its coroutine, which runs on the
+    page's loop, as in python -m asyncio.
+    """
+    asyncio._set_running_loop(None)
+    try:
+        return eval(code, namespace)
+    finally:
+        use_page_loop()
+
+
 def stop():
-    if running is not None:
-        running.cancel()
+    global stop_pressed
+    stop_pressed = True
+    for task in (running, current_main):
+        if task is not None:
+            task.cancel()
 `;
 
 let pyodide = null;
 let runBlock = null;
+let usePageLoop = null;
 let stopBlock = null;
 
 async function start(indexURL) {
@@ -260,6 +553,7 @@ async function start(indexURL) {
   });
   pyodide.runPython(RUNNER);
   runBlock = pyodide.globals.get("run_block");
+  usePageLoop = pyodide.globals.get("use_page_loop");
   stopBlock = pyodide.globals.get("stop");
   const python = pyodide.runPython("import sys; sys.version.split()[0]");
   postMessage({ type: "ready", python, pyodide: pyodide.version });
@@ -296,8 +590,9 @@ async function run({ id, code, name, quiet, watch }) {
   if (watch && (await loadTracer(id))) {
     post = (event) => postMessage({ type: "loop", id, event: JSON.parse(event) });
   }
-  const ok = await runBlock(id, code, name, quiet, post);
-  postMessage({ type: "done", id, ok });
+  usePageLoop(); // a block ends on its fresh loop's last callback
+  const ended = JSON.parse(await runBlock(id, code, name, quiet, post));
+  postMessage({ type: "done", id, ...ended });
 }
 
 self.onmessage = async ({ data }) => {

@@ -58,9 +58,10 @@
           const run = pending.get(data.id);
           if (data.type === "failed" && !run) reject(new Error(data.message));
           if (run) {
-            if (data.type === "failed") run.block.write("stderr", data.message + "\n");
             pending.delete(data.id);
-            run.resolve(data.ok === true);
+            run.resolve(
+              data.type === "done" ? data : { ok: false, traceback: data.message + "\n" },
+            );
           }
         }
       };
@@ -74,7 +75,7 @@
   function restartPython() {
     python.worker.terminate();
     python = null;
-    for (const [, run] of pending) run.resolve(false);
+    for (const [, run] of pending) run.resolve({ ok: false });
     pending.clear();
     for (const block of blocks) block.hasRun = false;
   }
@@ -101,10 +102,20 @@
     const watch = Boolean(loopView && pressed);
     if (watch) loopView.begin(block.element);
     try {
-      await runInWorker(block, false, watch);
+      return await runInWorker(block, false, watch);
     } finally {
       if (watch) loopView.end(block.element);
     }
+  }
+
+  // How the reader's run ended, shown under the block and told to the page: a
+  // "runnable:ran" event on the block, with what it printed (stdout and stderr
+  // in order, the traceback apart) and the traceback's last line, if it raised.
+  function showEnd(block, ended) {
+    if (ended.traceback) block.write("stderr", ended.traceback, false);
+    if (ended.stopped) block.write("stderr", "Stopped.\n", false);
+    const detail = { output: block.transcript, error: ended.error || null };
+    block.element.dispatchEvent(new CustomEvent("runnable:ran", { detail }));
   }
 
   async function run(block) {
@@ -125,8 +136,9 @@
         }
       }
       if (python === session) {
-        await runWatched(block);
+        const ended = await runWatched(block);
         block.hasRun = python === session;
+        showEnd(block, ended);
       }
       block.status(block.stopped ? "Stopped." : "Done.");
     } catch (error) {
@@ -211,11 +223,14 @@
       hasRun: false,
       running: false,
       code: () => (editor ? editor.value : original),
+      transcript: "", // what the block printed, both streams in order
       clear() {
+        block.transcript = "";
         stdout.textContent = stderr.textContent = status.textContent = "";
         stdout.hidden = stderr.hidden = true;
       },
-      write(stream, text) {
+      write(stream, text, printed = true) {
+        if (printed) block.transcript += text;
         const target = stream === "stderr" ? stderr : stdout;
         target.hidden = false;
         target.textContent += text;

@@ -9,6 +9,7 @@ import functools
 import http.server
 import re
 import threading
+from pathlib import Path
 
 import pytest
 from conftest import require_build
@@ -18,6 +19,7 @@ from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.built_site, pytest.mark.timeout(180)]
 
+ROOT = Path(__file__).resolve().parent.parent
 LOAD = 90_000  # milliseconds: Pyodide's first start, on a busy machine
 CHECKER = doctest.OutputChecker()
 
@@ -277,7 +279,7 @@ FAKE_LOOP_VIEW = """window.BookLoopView = {
 
 def without_the_loop_view(page):
     """The page as it is before _static/loopview.js exists."""
-    page.route("**/loopview.js", lambda route: route.abort())
+    page.route(re.compile(r"/loopview\.js"), lambda route: route.abort())
 
 
 # A stand-in for _static/looptrace.py: one event when it starts, one when it stops.
@@ -340,3 +342,11 @@ def test_without_the_loop_view_there_is_no_watch_button(page, site):
     expect(page.get_by_role("button", name="Watch the loop of block 1")).to_have_count(
         0
     )
+
+
+def test_the_runner_source_is_whole():
+    """The worker's Python is a JavaScript template string: a backtick or ${ in it
+    would end it or splice into it, and Python would not start."""
+    worker = (ROOT / "_static" / "runnable-worker.js").read_text()
+    runner = worker.split("String.raw`", 1)[1].split("\n`;", 1)[0]
+    assert "`" not in runner and "${" not in runner
