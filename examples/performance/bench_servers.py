@@ -241,8 +241,11 @@ class Server:
     def serving_process(self):
         """The process that serves: ours, or its only child (Sanic's worker)."""
         pid = self.process.pid
-        while children := Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            pid = int(children[0])
+        try:
+            while children := Path(f"/proc/{pid}/task/{pid}/children").read_text():
+                pid = int(children.split()[0])
+        except OSError:  # a kernel that does not list children: ours, then
+            pass
         return pid
 
     def __exit__(self, *exc_info):
@@ -399,21 +402,25 @@ def busy_note(results):
 def report(results, repetitions, quick, elapsed):
     tcp, web = tcp_servers(), web_servers()
     kind = "one short repetition (--quick)" if quick else f"median of {repetitions}"
+    if repetitions > 1:
+        kind += " (min-max)"
     parts = [
-        f"Ratios to the baseline in the same run, {kind} (min-max); "
+        f"Ratios to the baseline in the same run, {kind}; "
         "[absolute medians], for context only. Noise: the baseline's own spread, "
         "(max - min) / median.",
         "",
-        "TCP chat, ratios to `protocol_server.py` on asyncio's default loop:",
-        "",
-        table(results, tcp, "baseline", repetitions),
-        "",
-        "Web chat, ratios to `websockets_chat.py`:",
-        "",
-        table(results, web, "websockets", repetitions),
-        "",
-        busy_note(results),
     ]
+    groups = [
+        ("tcp", "TCP chat, ratios to `protocol_server.py` on asyncio's default loop:"),
+        ("web", "Web chat, ratios to `websockets_chat.py`:"),
+    ]
+    for group, title in groups:
+        if any(s.group == group and s.name in results for s in SCENARIOS):
+            servers, baseline = (
+                (tcp, "baseline") if group == "tcp" else (web, "websockets")
+            )
+            parts += [title, "", table(results, servers, baseline, repetitions), ""]
+    parts.append(busy_note(results))
     if note := deflate_note(results):
         parts.append(note)
     python = ".".join(map(str, sys.version_info[:3]))
@@ -487,6 +494,8 @@ def main():
         scenario.set_size(args.quick)
     for group, servers in [("tcp", tcp_servers()), ("web", web_servers())]:
         scenarios = [scenario for scenario in chosen if scenario.group == group]
+        if not scenarios:
+            continue
         if args.quick:
             results.update(run_quickly(scenarios, servers))
             continue
