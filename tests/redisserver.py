@@ -5,10 +5,15 @@
         broker.stop()     # Redis goes away (the port stays ours to reuse)
         broker.start()    # and comes back, on the same port, empty
 
-It keeps nothing on disk (no snapshots, no append-only file), works in a
-temporary folder of its own, and is stopped on leaving the `with` block.
+It keeps nothing on disk (no snapshots, no append-only file), unless made
+with `persistent=True`: then it writes every command to an append-only file,
+and a Redis started again finds its data (the streams of a chat) where it
+was. It works in a temporary folder of its own, and is stopped on leaving the
+`with` block. `pause()` stops it with SIGSTOP, as a hung Redis that keeps its
+connections open; `resume()` (SIGCONT) lets it go on.
 """
 
+import signal
 import socket
 import subprocess
 import tempfile
@@ -29,7 +34,8 @@ def free_port():
 
 
 class RedisServer:
-    def __init__(self):
+    def __init__(self, persistent=False):
+        self.persistent = persistent
         self.program = require_tool("redis-server")
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}"
@@ -51,7 +57,9 @@ class RedisServer:
             [
                 self.program,
                 *("--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no"),  # nothing on disk
+                *("--save", ""),  # no snapshots
+                *("--appendonly", "yes" if self.persistent else "no"),
+                *("--appendfsync", "always"),  # each command on disk at once
                 *("--dir", self.folder.name, "--logfile", str(log)),
             ],
             stdout=subprocess.DEVNULL,
@@ -76,17 +84,27 @@ class RedisServer:
         with redis.Redis(host="127.0.0.1", port=self.port) as client:
             client.publish(channel, data)
 
-    def subscribers(self, channel):
-        """How many connections are subscribed to `channel` (PUBSUB NUMSUB)."""
+    def pattern_subscribers(self):
+        """How many connections have subscribed to a pattern (from CLIENT LIST).
+
+        (PUBSUB NUMPAT would count the patterns, however many subscribed.)
+        """
         with redis.Redis(host="127.0.0.1", port=self.port) as client:
-            [(_, count)] = client.pubsub_numsub(channel)
-        return count
+            return sum(int(info["psub"]) > 0 for info in client.client_list())
+
+    def pause(self):
+        """SIGSTOP: Redis hangs, its connections open, answering nothing."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self):
         """Stop redis-server (SIGTERM, then SIGKILL if it lingers)."""
         if self.process is None:
             return
         if self.process.poll() is None:
+            self.resume()  # a paused Redis would not act on SIGTERM
             self.process.terminate()
             try:
                 self.process.wait(10)

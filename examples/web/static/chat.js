@@ -3,6 +3,13 @@
 // Messages are JSON, {"sender": ..., "message": ...}, both ways. Every one is
 // put on the page as text (textContent), never as HTML: a message such as
 // <img src=x onerror=...> shows as those characters, and runs nothing.
+//
+// Two additions, for the servers that have them (redis_streams_chat.py); the
+// others never see them. A room: the page at /?room=garden talks in the room
+// "garden" (/chat?room=garden). Catch-up: a message may carry its "id"; the
+// page remembers the last one it showed and, when it reconnects, asks for what
+// came after it (/chat?since=ID). And a message from "server" with a "status"
+// ("degraded", then "ok") goes to the status line, not to the list.
 
 const FIRST_RETRY_MS = 500; // wait this long before reconnecting the first time,
 const MAX_RETRY_MS = 8000; // then twice as long each time, up to this
@@ -31,6 +38,9 @@ let failedAttempts = 0; // connections lost or refused since the last success
 let retryTimer = null;
 let offlineSince = null; // when the open connection was lost, until the next one
 let focusWasInForm = true; // where to put the focus back when sending is allowed
+const room = new URLSearchParams(location.search).get("room"); // null: the default
+let lastId = null; // the id of the last message shown, if the server gives ids
+let degraded = null; // what the server said is wrong with the chat, if anything
 
 joinForm.addEventListener("submit", (event) => {
   event.preventDefault(); // stay on this page instead of submitting the form
@@ -58,7 +68,7 @@ sendForm.addEventListener("submit", (event) => {
   socket.send(data);
   messageInput.value = "";
   showCounter();
-  showStatus("connected", "connected");
+  showConnected();
 });
 
 messageInput.addEventListener("input", showCounter);
@@ -82,15 +92,16 @@ function connect() {
   // Said once: the retries after a failure leave the status as it is.
   if (failedAttempts === 0) showStatus("connecting", "connecting...");
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  socket = new WebSocket(`${scheme}//${location.host}/chat`);
+  socket = new WebSocket(`${scheme}//${location.host}/chat${chatQuery()}`);
   socket.addEventListener("open", () => {
     failedAttempts = 0;
     if (offlineSince !== null) showGap(offlineSince, new Date());
     offlineSince = null;
-    showStatus("connected", "connected");
+    degraded = null; // this connection's server will say so again
+    showConnected();
     allowSending(true);
   });
-  socket.addEventListener("message", (event) => showMessage(parse(event.data)));
+  socket.addEventListener("message", (event) => receive(parse(event.data)));
   // "close" comes both when an open connection ends and when connecting fails.
   socket.addEventListener("close", (event) => {
     const wasOpen = !messageInput.disabled;
@@ -103,6 +114,30 @@ function connect() {
     }
     reconnectLater();
   });
+}
+
+function chatQuery() {
+  // Nothing to add for a server that has no rooms and gives no ids: /chat.
+  const query = new URLSearchParams();
+  if (room !== null) query.set("room", room);
+  if (lastId !== null) query.set("since", lastId);
+  const text = query.toString();
+  return text ? `?${text}` : "";
+}
+
+function receive(data) {
+  if (data.sender === "server" && typeof data.status === "string") {
+    degraded = data.status === "ok" ? null : String(data.message);
+    showConnected();
+    return;
+  }
+  if (typeof data.id === "string") lastId = data.id;
+  showMessage(data);
+}
+
+function showConnected() {
+  if (degraded === null) showStatus("connected", "connected");
+  else showStatus("degraded", degraded);
 }
 
 function reconnectLater() {
@@ -159,9 +194,11 @@ function showMessage({ sender, message }) {
 function showGap(from, to) {
   const item = document.createElement("li");
   item.className = "gap";
+  // With an id to start from, the server sends what was said meanwhile.
+  const meanwhile = lastId === null ? "is not shown" : "follows";
   item.textContent =
     `offline from ${from.toLocaleTimeString()} to ${to.toLocaleTimeString()}: ` +
-    "what was said meanwhile is not shown";
+    `what was said meanwhile ${meanwhile}`;
   addToList(item);
 }
 
