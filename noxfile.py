@@ -248,22 +248,31 @@ def notebooks(session):
 
 @nox.session
 def bench(session):
-    """The chat's broadcast designs and receive loops, measured (about a minute).
+    """The chat servers and their designs, measured (not in the default run).
 
-    The five designs of step 8 and the finished server20.py side by side, then the
-    receive loops of step 9: it fails if the one steps 9-20 use costs more than
-    10 % CPU per delivery against no yield at all. Extra arguments replace these
-    and go to examples/chat/bench_broadcast.py, e.g. `-- --clients 1000`.
+    Each benchmark runs its shortest form in the tests; here they run in full:
+    - step 8's broadcast designs and step 9's receive loops beside server20 (it
+      fails if the receive loop steps 9-20 use costs more than 10 % CPU per
+      delivery against no yield at all);
+    - the finished servers against an asyncio.Protocol baseline, on asyncio's
+      loop and on uvloop, and the five web chats (chapter 40; it rewrites
+      examples/performance/results.txt and results.json, which the chapter shows);
+    - the web chat's Manager queue against Redis pub/sub (chapter 33).
     """
-    install(session, "examples")
-    arguments = session.posargs or [
-        *("--server", "examples/chat/server20.py"),
+    install(session, "bench")
+    require_system(session, "redis-server")
+    session.run(
+        "python", "examples/chat/bench_broadcast.py",
+        "--server", "examples/chat/server20.py",
         # The bench's clients all come from 127.0.0.1, and one of them talks
         # fast: lift the finished server's limits on both.
         "--server-options=--max-per-address 1000 --max-rate 1000000 --burst 1000000",
-        *("--max-extra-cost", "10"),
-    ]
-    session.run("python", "examples/chat/bench_broadcast.py", *arguments)
+        "--max-extra-cost", "10",
+    )  # fmt: skip
+    session.run("python", "examples/performance/bench_servers.py")
+    session.run(
+        "python", "examples/web/bench_bus.py", "--json", str(BUILD / "bench_bus.json")
+    )
 
 
 @nox.session
