@@ -615,6 +615,19 @@ def split_frames(buffer):
         "split_frames(half a header) raised error",
     ),
     (
+        "11-2",
+        "whole-stream",
+        """
+async def shout(reader, writer):
+    data = await reader.read()
+    writer.write(data.upper())
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+""",
+        "the first line got no answer while the client waited for it",
+    ),
+    (
         "12-4",
         "all-at-once",
         """
@@ -720,6 +733,54 @@ def parse(line):
             return ("say", line)
 """,
         "parse('/join the kitchen') gave ('help',), not ('join', 'the kitchen')",
+    ),
+    (
+        "31-2",
+        "one-after-another",
+        """
+class GatherRoom:
+    def __init__(self):
+        self.members = set()
+
+    def join(self, ws):
+        self.members.add(ws)
+
+    def leave(self, ws):
+        self.members.discard(ws)
+
+    async def broadcast(self, message):
+        for ws in list(self.members):
+            try:
+                await ws.send(json.dumps(message))
+            except ConnectionClosed:
+                self.leave(ws)
+""",
+        "it sends to one after the other",
+    ),
+    (
+        "31-2",
+        "hides-every-error",
+        """
+class GatherRoom:
+    def __init__(self):
+        self.members = set()
+
+    def join(self, ws):
+        self.members.add(ws)
+
+    def leave(self, ws):
+        self.members.discard(ws)
+
+    async def broadcast(self, message):
+        members = list(self.members)
+        results = await asyncio.gather(
+            *(ws.send(json.dumps(message)) for ws in members), return_exceptions=True
+        )
+        for ws, result in zip(members, results):
+            if isinstance(result, Exception):
+                self.leave(ws)
+""",
+        "the broadcast hid it",
     ),
 ]
 
