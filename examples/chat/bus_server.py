@@ -2,13 +2,29 @@
 
     python examples/chat/bus_server.py --port 8001 --redis redis://127.0.0.1:6379
     python examples/chat/bus_server.py --port 8002 --redis redis://127.0.0.1:6379
+    python examples/chat/bus_server.py --help  # every option
 
-server20.py, with one change in how a chat message travels. server20 hands
-it to the members of its room at once; this server publishes it on the
-room's Redis channel, `room:NAME`, and hands on to its own members what it
-hears on every room's channel (one pattern subscription, `room:*`). Every
-server that shares the Redis hears every message of a room in Redis's order,
-and so do the members of the room on every server.
+What it does, and the step that taught it:
+
+- frames (a 4-byte length, then UTF-8 JSON) read with readexactly (3, 4)
+- connect, joinroom, leaveroom and chat, with an error for anything wrong (5)
+- unique usernames and rooms, forgotten when a client leaves (6, 7)
+- an outbox and a sender task per client (here, only while it lags behind), so
+  that one slow client never delays the others, and every member of a room sees
+  its messages in one order (8, 9)
+- a client that cannot keep up is dropped with a reason (10); so is an idle one
+  (11)
+- a TaskGroup per connection, errors sorted out with except* (12, 13)
+- SIGINT or SIGTERM: stop accepting, say goodbye to everyone, flush, exit 0 (14)
+- logging (15), a ChatServer class (16), command-line options (17), TLS (18),
+  limits on connections (in all, per address, time to log in), open files,
+  rooms and each sender's rate (19), statistics and a cheaper message path (20)
+
+New here: a bus. server20 hands a chat message to the members of its room at
+once; this server publishes it on the room's Redis channel, `room:NAME`, and
+hands on to its own members what it hears on every room's channel (one pattern
+subscription, `room:*`). Every server that shares the Redis hears every message
+of a room in Redis's order, and so do the members of the room on every server.
 
 One task publishes, in the order the messages came, from every client: a
 message that Redis does not take comes back to its sender as an error ("not
@@ -61,6 +77,7 @@ BACKLOG = 128  # connections the system queues for us before we accept them
 SPARE_FILES = BACKLOG + 64
 MAX_RATE = 50  # frames a second a client may send, on average (--max-rate)...
 BURST = 200  # ...and at once (--burst): a pasted page of text goes through
+TICK = 1.0  # seconds between two checks of every client's deadlines
 CHANNEL_PREFIX = "room:"  # each room's Redis channel: room:NAME
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 REDIS_TIMEOUT = 5.0  # seconds Redis may take to answer a PUBLISH, or to connect
@@ -76,16 +93,24 @@ class Client:
         self.writer = writer
         self.address = writer.get_extra_info("peername")
         self.host = self.address[0]  # its IP address, without the port
-        self.task = asyncio.current_task()  # the task that serves this connection
-        self.receiver = None  # its two tasks, while it is served: one reads...
-        self.sender = None  # ...and one writes
+        # The task that serves this connection, and reads its requests; and a
+        # sender task, only while the client has a backlog.
+        self.task = asyncio.current_task()
+        self.sender = None
         self.username = None  # set by a successful "connect"
         self.rooms = set()
-        # Every message for this client waits here for its sender task. Bounded:
-        # a client with `queue_size` messages waiting is too slow, and is dropped.
-        self.outbox = asyncio.Queue(queue_size)
+        # For its deadlines (see watch_deadlines): when it arrived, and since
+        # when the server has been waiting for its next frame (None: it is not).
+        self.arrived = time.monotonic()
+        self.silent_since = None
+        # The frames that the transport could not take at once wait here, in
+        # order, for the sender task. Bounded: a client with `queue_size` frames
+        # waiting, over and above a full transport, is too slow, and is dropped.
+        self.outbox = []
+        self.queue_size = queue_size
         self.last_word = None  # a goodbye or an error to send before closing
         self.dropped = False  # dropped: what it has not received is thrown away
+        self.hung_up = False  # told to stop reading and writing
         self.closing = False
 
     def __str__(self):
@@ -94,16 +119,26 @@ class Client:
 
     def hang_up(self):
         """Stop reading from and writing to this client; closing comes next."""
-        for task in (self.receiver, self.sender):
-            if task is not None:
+        if self.hung_up:
+            return  # once is enough: converse() takes back one cancellation
+        self.hung_up = True
+        for task in (self.task, self.sender):
+            # A task that hangs up on its own client stops by itself: it checks
+            # `hung_up` before it waits again.
+            if task not in (None, asyncio.current_task()):
                 task.cancel()
 
     def deliver(self, frame):
-        """Queue a frame (bytes) for this client; False if its outbox is full."""
-        try:
-            self.outbox.put_nowait(frame)
-        except asyncio.QueueFull:
+        """Send a frame (bytes) now, or queue it; False if the outbox is full."""
+        transport = self.writer.transport
+        if transport.is_closing():
+            return True  # the connection is ending: nothing more can reach it
+        if not self.outbox and transport.get_write_buffer_size() <= WRITE_BUFFER_HIGH:
+            self.writer.write(frame)  # the transport takes it: no queue, no task
+            return True
+        if len(self.outbox) >= self.queue_size:
             return False
+        self.outbox.append(frame)  # behind the others: the order stays the same
         return True
 
 
@@ -276,10 +311,6 @@ class ChatServer:
         client = Client(reader, writer, self.queue_size)
         self.clients.add(client)
         self.connections_from[client.host] += 1
-        if self.login_timeout:
-            login = asyncio.get_running_loop().call_later(
-                self.login_timeout, self.check_login, client
-            )
         try:
             if self.stopping:  # it came too late to be served: only a goodbye
                 client.last_word = GOODBYE
@@ -290,8 +321,6 @@ class ChatServer:
             else:
                 await self.converse(client)
         finally:
-            if self.login_timeout:
-                login.cancel()
             try:
                 self.forget(client)
                 await self.close_connection(client)
@@ -315,84 +344,116 @@ class ChatServer:
             return "too many connections from your address"
         return None
 
-    def check_login(self, client):
-        """Drop a client that has not said who it is in time (call_later calls it)."""
-        if client.username is None:
-            self.drop(client, f'no "connect" within {self.login_timeout:g} s')
+    async def watch_deadlines(self):
+        """Every TICK, drop the clients late to log in, or silent for too long.
+
+        One timer for the whole server, rather than one per client and one more
+        for each frame it reads: a client is dropped at most a TICK late.
+        """
+        while True:
+            await asyncio.sleep(TICK)
+            now = time.monotonic()
+            for client in list(self.clients):  # a copy: drop() may change it
+                if reason := self.missed_deadline(client, now):
+                    self.drop(client, reason)
+
+    def missed_deadline(self, client, now):
+        """Why a client has to go, if it missed a deadline; None if it did not."""
+        if client.dropped or client.closing:
+            return None  # on its way out already
+        waited = now - client.arrived  # since it connected
+        if (
+            client.username is None
+            and self.login_timeout
+            and waited > self.login_timeout
+        ):
+            return f'no "connect" within {self.login_timeout:g} s'
+        if client.silent_since is None or not self.idle_timeout:
+            return None  # not waiting for a frame now: not silent
+        if now - client.silent_since > self.idle_timeout:
+            return f"idle for more than {self.idle_timeout:g} s"
+        return None
 
     async def converse(self, client):
-        """Serve a client with two tasks: one reads requests, one writes replies."""
+        """Serve a client: read its requests here; its replies are written through."""
         self.stats["connections"] += 1
         log.info("%s connected", client)
-        # drain() waits once the transport holds this much for the client: with
-        # the bounded outbox, that bounds the memory one client can hold.
+        # Frames are written through to the transport while it holds less than
+        # this for the client; past it, they wait in the bounded outbox, and
+        # drain() waits. Together, they bound the memory one client can hold.
         client.writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         try:
-            async with asyncio.TaskGroup() as tasks:
-                client.sender = tasks.create_task(self.send_outbox(client))
-                client.receiver = tasks.create_task(self.receive_requests(client))
-        except* OSError as errors:  # a reset, a broken pipe, a TLS error
-            log.info("%s: connection lost: %r", client, errors.exceptions[0])
-        except* Exception as errors:  # a bug: log it, and keep serving the others
-            log.error("%s: unexpected error", client, exc_info=errors)
+            await self.receive_requests(client)
+        except asyncio.CancelledError:
+            if not client.hung_up:
+                raise  # cancelled from outside: not ours to stop
+            # hang_up() cancelled it: it goes on, to close the connection.
+            asyncio.current_task().uncancel()
+        except OSError as error:  # a reset, a broken pipe, a TLS error
+            log.info("%s: connection lost: %r", client, error)
+        except Exception:  # a bug: log it, and keep serving the others
+            log.exception("%s: unexpected error", client)
 
     async def receive_requests(self, client):
         """Handle the client's frames until it leaves or has to be cut off."""
         budget = TokenBucket(self.max_rate, self.burst, time.monotonic())
-        try:
-            turn = max(1, self.queue_size // 2)  # frames in a row, at most
-            handled = 0
-            while (payload := await self.next_frame(client)) is not None:
-                self.handle_frame(client, payload)
-                handled += 1
-                # A read may hold many frames, and reading a buffered one does not
-                # pause: let the senders run before the frames can fill an outbox.
-                # A client over its budget waits longer, its bytes left unread.
-                delay = budget.spend(time.monotonic())
-                if delay or handled % turn == 0:
-                    await asyncio.sleep(delay)
-        finally:
-            # No more requests, so no more replies: the sender can stop, and
-            # close_connection() will flush whatever is still in the outbox.
-            client.sender.cancel()
-
-    async def next_frame(self, client):
-        """The client's next frame; None when it is gone or must be cut off."""
-        try:
-            async with asyncio.timeout(self.idle_timeout):
-                return await read_frame(client.reader, self.max_message_bytes)
-        except TimeoutError:
-            reason = f"idle for more than {self.idle_timeout:g} s"
-        except FrameTooLarge as error:
-            reason = error.reason
-        client.last_word = error_message(reason)
-        return None
-
-    async def send_outbox(self, client):
-        """Write the client's messages in order, waiting each time it lags behind."""
-        while True:
-            client.writer.write(await client.outbox.get())
-            if client.writer.transport.get_write_buffer_size() <= WRITE_BUFFER_HIGH:
-                await client.writer.drain()  # returns at once: no deadline needed
-                continue
+        turn = max(1, self.queue_size // 2)  # frames in a row, at most
+        handled = 0
+        while not client.hung_up:
+            client.silent_since = time.monotonic()  # the idle clock runs from here
             try:
+                payload = await read_frame(client.reader, self.max_message_bytes)
+            except FrameTooLarge as error:
+                client.last_word = error_message(error.reason)
+                return
+            client.silent_since = None  # not while it waits out its budget
+            if payload is None:
+                return  # the client has gone
+            self.handle_frame(client, payload)
+            handled += 1
+            # A read may hold many frames, and reading a buffered one does not
+            # pause: let the others run before the frames can fill an outbox.
+            # A client over its budget waits longer, its bytes left unread.
+            delay = budget.spend(time.monotonic())
+            if delay or handled % turn == 0:
+                await asyncio.sleep(delay)
+
+    async def send_backlog(self, client):
+        """Write the client's outbox as the client takes it, all of it each time.
+
+        post() starts this task when a frame has to wait, and it ends once the
+        outbox is empty: a client that keeps up never has one.
+        """
+        try:
+            while client.outbox:
                 async with asyncio.timeout(SEND_TIMEOUT):
                     await client.writer.drain()
-            except TimeoutError:
-                # drain() waits from over WRITE_BUFFER_HIGH down to its low-water
-                # mark, a quarter of it: the client took less than 48 KiB in time.
-                taken = (WRITE_BUFFER_HIGH - WRITE_BUFFER_HIGH // 4) // 1024
-                reason = f"too slow: could not take {taken} KiB in {SEND_TIMEOUT:g} s"
-                self.drop(client, reason)
-                return
+                client.writer.write(b"".join(client.outbox))  # one write for all
+                client.outbox.clear()
+        except TimeoutError:
+            # drain() waits from over WRITE_BUFFER_HIGH down to its low-water
+            # mark, a quarter of it: the client took less than 48 KiB in time.
+            taken = (WRITE_BUFFER_HIGH - WRITE_BUFFER_HIGH // 4) // 1024
+            self.drop(
+                client, f"too slow: could not take {taken} KiB in {SEND_TIMEOUT:g} s"
+            )
+        except OSError:
+            pass  # the connection is lost: its serving task finds out, and closes
+        except Exception:  # a bug: log it, and end this connection only
+            log.exception("%s: unexpected error", client)
+            client.hang_up()
+        finally:
+            client.sender = None
 
     async def close_connection(self, client):
         """Flush what is queued, add the last word, and close (or give up)."""
         client.closing = True
+        if client.sender is not None:
+            client.sender.cancel()  # from now on, only this writes
         writer = client.writer
         if not writer.transport.is_closing():  # else it is gone: write nothing
-            while not (client.dropped or client.outbox.empty()):
-                writer.write(client.outbox.get_nowait())  # bytes already
+            if client.outbox and not client.dropped:
+                writer.write(b"".join(client.outbox))
             if client.last_word is not None:
                 writer.write(encode_frame(client.last_word))
         await close_writer(writer, CLOSE_TIMEOUT, client.reader)
@@ -472,7 +533,7 @@ class ChatServer:
     # --- fan-out and its casualties -------------------------------------------
 
     def broadcast(self, room, message):
-        """Queue a message for every member of a room, the sender included."""
+        """Send a message to every member of a room, the sender included."""
         frame = encode_frame(message)  # once: the same bytes for everyone
         # No await in this loop: all members get the message in the same step of
         # the event loop, so they all see the room's messages in the same order.
@@ -480,11 +541,13 @@ class ChatServer:
             self.post(member, frame)
 
     def post(self, client, frame):
-        """Queue a frame for a client, or drop the client if it is too far behind."""
-        if client.deliver(frame):
-            self.stats["messages queued"] += 1
-        else:
+        """Send a frame to a client, or drop the client if it is too far behind."""
+        if not client.deliver(frame):
             self.drop(client, f"too slow: {self.queue_size} messages waiting")
+            return
+        self.stats["messages queued"] += 1  # in the transport or in the outbox
+        if client.outbox and client.sender is None:  # the first to wait
+            client.sender = asyncio.create_task(self.send_backlog(client))
 
     def drop(self, client, reason):
         """Cut off a client that the server cannot serve any more, saying why."""
@@ -644,7 +707,8 @@ def parse_command_line():
         metavar="N",
         type=positive_int,
         default=100,
-        help="messages waiting for a client before it is dropped (default %(default)s)",
+        help="messages waiting for a slow client before it is dropped "
+        "(default %(default)s)",
     )
     parser.add_argument(
         "--max-clients",
@@ -764,12 +828,15 @@ async def main():
         log.info("serving %s", "TLS" if tls else "plain TCP")
         try:
             async with asyncio.TaskGroup() as tasks:
-                reporter = tasks.create_task(report_status(chat, args.status_every))
-                publisher = tasks.create_task(chat.publish_outgoing())
-                listener = tasks.create_task(bus.hand_on(chat))
+                helpers = [
+                    tasks.create_task(report_status(chat, args.status_every)),
+                    tasks.create_task(chat.watch_deadlines()),
+                    tasks.create_task(chat.publish_outgoing()),
+                    tasks.create_task(bus.hand_on(chat)),
+                ]
                 await stop.wait()
-                for task in (reporter, publisher, listener):
-                    task.cancel()  # the group then ends: it has no other task
+                for helper in helpers:
+                    helper.cancel()  # the group then ends: it has no other task
         finally:  # even if a task failed: Python 3.12+ waits for the connections
             log.info("shutting down")
             server.close()  # stop accepting; the open connections are ours to close
