@@ -1,10 +1,11 @@
-"""Watch the loop: a block of three tasks, run in the page, drawn one row a task.
+"""Watch the loop: blocks of three tasks, run in the page, drawn one row a task.
 
 The built site is served from _build/html on 127.0.0.1, and Chromium runs the
-last exercise of chapter 3 (a TaskGroup of three tasks) on Pyodide with "Watch
-the loop" on: _static/looptrace.py records it and _static/loopview.js draws it.
-The tests read the drawing back: one row per task, and the bars of the three
-tasks interleaved in time, as the exercise's solution says.
+last exercises of chapters 3 and 4 (each a TaskGroup of three tasks; chapter 4's
+in asyncio.run) on Pyodide with "Watch the loop" on: _static/looptrace.py
+records them and _static/loopview.js draws them. The tests read the drawing
+back: one row per task, and the bars of the three tasks interleaved in time, as
+the exercises' solutions say.
 """
 
 import functools
@@ -91,6 +92,12 @@ def wake_up(context, site):
     return watch(context, site, "03-event-loop", "async def watch_a_wake_up")
 
 
+@pytest.fixture(scope="module")
+def chatters(context, site):
+    """Chapter 4's last exercise: ann, bob and cy, in a task group of asyncio.run."""
+    return watch(context, site, "04-running", "async def three_chatters")
+
+
 def block_number(page, text):
     """The runner's number for the code block that holds `text` (1 is the first)."""
     blocks = page.locator("div.runnable, div.runs-on-machine")
@@ -161,6 +168,26 @@ def test_three_tasks_waking_on_an_event_get_three_interleaved_rows(wake_up):
     ((on, since, until),) = waits(view, "ring")
     assert on == "sleep 0.02"
     assert until - since >= 0.019
+
+
+def test_three_tasks_of_asyncio_run_take_turns_as_the_solution_says(chatters):
+    _, view = chatters
+    tasks = ["ann", "bob", "cy"]
+    # asyncio.run's task, three_chatters, has a row too: the recorder follows the
+    # fresh loop of asyncio.run.
+    assert set(tasks) < set(rows(view))
+    main = view.locator("g.loopview-row", has_text="three_chatters")
+    expect(main.locator("g.loopview-wait")).to_have_attribute(
+        "data-on", "its task group"
+    )
+    assert [len(steps(view, task)) for task in tasks] == [4, 3, 3]
+    bars = in_order(view, tasks)
+    order = [task for *_, task in bars]
+    assert order == ["ann", "bob", "cy", "ann", "cy", "ann", "cy", "ann", "bob", "bob"]
+    for (_, _, end, _), (_, start, _, _) in itertools.pairwise(bars):
+        assert end <= start
+    assert [on for on, _, _ in waits(view, "bob")][:2] == ["sleep 0.05"] * 2
+    assert bars[-1][1] - bars[0][1] >= 0.09  # bob's last bar, after two sleeps
 
 
 def test_the_view_says_the_same_in_words(wake_up):
