@@ -68,8 +68,11 @@ def check(ident, path):
         if line.startswith(MARK)
     ]
     right = wrong = 0
+    step = ""
     for kind, message in verdicts:
-        if kind == "right":
+        if kind == "step":
+            step = message
+        elif kind == "right":
             right += 1
             print(f"  right: {message}")
         elif kind == "wrong":
@@ -78,10 +81,12 @@ def check(ident, path):
     done = ["done", ""] in verdicts
     if not finished:
         wrong += 1
+        during = f", while running {step}" if step else ""
         print(
-            f"  still wrong: the check did not finish within {exercise.seconds:g} s."
-            " Something in your code waits forever, or blocks the event loop"
-            " (a time.sleep, a loop with no await, an await that nothing completes)."
+            f"  still wrong: the check did not finish within {exercise.seconds:g} s"
+            f"{during}. Something in your code waits forever, or blocks the event"
+            " loop (a time.sleep, a loop with no await, an await that nothing"
+            " completes)."
         )
     elif not done:
         wrong += 1

@@ -837,3 +837,18 @@ def test_every_exercise_has_a_check_or_a_reason():
     )
     assert not explained & set(CHECKS), "an exercise with a check is listed without"
     assert explained <= in_docs, f"README lists unknown exercises {explained - in_docs}"
+
+
+def test_an_answer_that_hangs_is_stopped_and_named(tmp_path):
+    blocking = "import time\n\n\nasync def fastest(mirrors):\n    time.sleep(3600)\n"
+    status, output = check("04-2", with_replaced("04-2", blocking), tmp_path)
+    assert status == 1, output
+    assert "did not finish within 30 s, while running fastest(mirrors)" in output
+    assert "blocks the event loop" in output
+
+
+def test_a_file_that_does_not_parse_is_named(tmp_path):
+    status, output = check("04-2", "async def fastest(mirrors)\n    pass\n", tmp_path)
+    assert status == 1, output
+    assert "loading your file raised SyntaxError" in output
+    assert "Traceback" not in output

@@ -120,6 +120,7 @@ class Attempt:
         self.report, self.path = report, path
 
     def __call__(self, what, function, *args, **kwargs):
+        self.report.send("step", what)  # named by the parent if it never returns
         try:
             return function(*args, **kwargs)
         except StopChecking:
