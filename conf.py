@@ -20,9 +20,10 @@ extensions = [
     "sphinx_design",
     "book",  # _ext/book.py: output/error blocks, downloads, generated figures
     "runnable",  # _ext/runnable.py: the concept chapters' code runs in the browser
+    "handouts",  # _ext/handouts.py: handouts without solutions, answer keys
 ]
 
-include_patterns = ["index.md", "docs/**", "notebooks/**"]
+include_patterns = ["index.md", "docs/**", "notebooks/**", "teaching/**"]
 exclude_patterns = ["_build", ".nox", ".venv-nox", "**/.ipynb_checkpoints"]
 templates_path = ["_templates"]
 nitpicky = True
@@ -72,8 +73,11 @@ def chapter_title(path):
     return re.search(r"^# (.+)$", path.read_text(), re.MULTILINE).group(1)
 
 
-# One PDF for the whole book and one handout per chapter.
+# One PDF for the whole book and one handout per chapter (its exercises without
+# their solutions); an answer key per chapter with exercises and one for the book
+# (pages _ext/handouts.py writes in teaching/answers/); the teachers' two PDFs.
 CHAPTERS = sorted((ROOT / "docs").glob("[0-9][0-9]-*.md"))
+WITH_EXERCISES = [path for path in CHAPTERS if "\n### Exercise " in path.read_text()]
 latex_engine = "pdflatex"
 latex_documents = [
     ("index", "asyncio-by-building.tex", project, author, "manual"),
@@ -81,13 +85,53 @@ latex_documents = [
         (f"docs/{path.stem}", f"{path.stem}.tex", chapter_title(path), author, "howto")
         for path in CHAPTERS
     ),
+    ("teaching/answers/index", "answer-key.tex", "Answer key", author, "manual"),
+    *(
+        (
+            f"teaching/answers/{path.stem}",
+            f"{path.stem}-answers.tex",
+            f"Answers: {chapter_title(path)}",
+            author,
+            "howto",
+        )
+        for path in WITH_EXERCISES
+    ),
+    ("teaching/cheatsheet", "cheatsheet.tex", "asyncio cheat sheet", author, "howto"),
+    (
+        "teaching/teachers-guide",
+        "teachers-guide.tex",
+        "Teacher's guide",
+        author,
+        "howto",
+    ),
 ]
 latex_elements = {
-    "papersize": "a4paper",
+    # One page size that prints unscaled on both A4 and US Letter: A4's width
+    # (Letter is 6 mm wider) and Letter's height (A4 is 18 mm taller).
+    "geometry": r"\usepackage[paperwidth=210mm,paperheight=279.4mm,"
+    r"hmargin=20mm,vmargin={20mm,22mm}]{geometry}",
     "pointsize": "11pt",
     # Code at 88 columns fits the page without wrapping.
     "fvset": r"\fvset{fontsize=\footnotesize}",
     "printindex": "",  # the book has no index entries yet
+    # The cheat sheet fits two printed pages: small type in two columns, narrow
+    # margins, its title above the columns, no contents, small headings, code
+    # blocks closer together, and "Output:" over each output, not a caption.
+    "preamble": r"""
+\def\bookcheatsheet{asyncio cheat sheet}
+\newcommand{\bookcheatsheetlayout}{%
+  \newgeometry{margin=10mm,top=8mm,bottom=12mm}\setlength{\columnsep}{5mm}%
+  \twocolumn[{\centering\LARGE\sffamily\bfseries\bookcheatsheet\par\medskip}]%
+  \scriptsize\fvset{fontsize=\scriptsize}%
+  \titleformat{\section}{\normalsize\sffamily\bfseries}{\thesection}{0.5em}{}%
+  \titlespacing*{\section}{0pt}{1.2ex}{0.4ex}%
+  \renewcommand{\sphinxverbatimsmallskipamount}{2pt}\sphinxsetup{pre_padding=2pt}%
+  \renewcommand{\sphinxliteralblockwithoutcaptionneedspace}{0pt}%
+  \renewcommand{\sphinxSetupCaptionForVerbatim}[1]{\par\noindent\textit{##1:}\par\nobreak}}
+\newcommand{\ifbookcheatsheet}{\expandafter\ifx\csname @title\endcsname\bookcheatsheet}
+""",
+    "maketitle": r"\ifbookcheatsheet\bookcheatsheetlayout\else\sphinxmaketitle\fi",
+    "tableofcontents": r"\ifbookcheatsheet\else\sphinxtableofcontents\fi",
 }
 latex_domain_indices = False
 latex_show_urls = "footnote"

@@ -113,12 +113,14 @@ def test_dark_mode_toggles(page, site):
     assert page.evaluate(background) != light
 
 
-def test_chapters_offer_their_notebook_and_handout(page, site):
+def test_chapters_offer_their_notebook_handout_and_answer_key(page, site):
     for chapter in CHAPTERS:
         page.goto(site + f"docs/{chapter.stem}.html")
         links = page.locator(".book-downloads a")
         hrefs = [link.get_attribute("href") for link in links.all()]
         expected = [f"../pdf/{chapter.stem}.pdf"]
+        if "\n### Exercise " in chapter.read_text():
+            expected.append(f"../pdf/{chapter.stem}-answers.pdf")
         if (ROOT / "notebooks" / chapter.name).exists():
             expected.insert(0, f"../notebooks/{chapter.stem}.ipynb")
         assert hrefs == expected
@@ -131,6 +133,26 @@ def test_chapters_offer_their_notebook_and_handout(page, site):
                 cells = download.json()["cells"]
                 assert any(cell["cell_type"] == "code" for cell in cells)
                 assert not any(cell.get("outputs") for cell in cells)  # yours to run
+
+
+@pytest.mark.parametrize("name", ["cheatsheet", "teachers-guide"])
+def test_the_teachers_pages_offer_their_pdf(page, site, name):
+    page.goto(site + f"teaching/{name}.html")
+    links = page.locator(".book-downloads a")
+    assert [link.get_attribute("href") for link in links.all()] == [
+        f"../pdf/{name}.pdf"
+    ]
+    download = page.request.get(site + f"pdf/{name}.pdf")
+    assert download.ok
+    assert download.body().startswith(b"%PDF")
+
+
+def test_the_home_page_leads_to_the_teachers_pages(page, site):
+    page.goto(site)
+    for name in ["cheatsheet", "teachers-guide"]:
+        expect(
+            page.locator(f".toctree-wrapper a[href='teaching/{name}.html']")
+        ).to_be_visible()
 
 
 def test_solutions_stay_hidden_until_opened(page, site):
