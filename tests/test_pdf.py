@@ -25,8 +25,14 @@ IN_THE_BOOK = [
 
 
 def first_code_line(chapter):
-    """The first non-blank line of the chapter's first executed code block."""
-    block = re.search(r"^```python\n(.*?)^```", chapter.read_text(), re.M | re.S)
+    """The first non-blank line of the chapter's first tested code block.
+
+    A Python block is run by the tests, a console transcript replayed (chapter 40
+    shows its programs by literalinclude, and only transcripts inline).
+    """
+    block = re.search(
+        r"^```(?:python|console)\n(.*?)^```", chapter.read_text(), re.M | re.S
+    )
     return next(line for line in block.group(1).splitlines() if line.strip())
 
 
