@@ -1,10 +1,12 @@
 """What every exercise's check shares: the registry, the report, loading an answer.
 
-A check is a function `check(answer, report)`, registered with `@exercise(...)`: it
-gets the learner's file, imported as a module, and says what is right and what is
-still wrong with `report.right(...)` and `report.wrong(...)`. It must never print
-the solution: the messages describe behaviour (what came back, how long it took,
-what was left running), and hint at the idea to look for, not at the code.
+A check is a function `check(answer, report, attempt)`, registered with
+`@exercise(...)`: it gets the learner's file, imported as a module (or its path, for
+a whole program), runs the learner's code through `attempt`, which turns a crash
+into a sentence, and says what is right and what is still wrong with
+`report.expect(...)`. It must never print the solution: the messages describe
+behaviour (what came back, how long it took, what was left running), and hint at
+the idea to look for, not at the code.
 """
 
 import ast
