@@ -33,7 +33,11 @@ PYODIDE_FILES = [
 ]
 # The "Watch the loop" view: its script must come before runnable.js.
 LOOP_VIEW_FILES = ["loopview.js", "loopview.css"]
+# The service worker that gives static hosting the cross-origin isolation headers.
+ISOLATING_WORKER = "coi-serviceworker.js"
 RUNNABLE_PAGES = re.compile(r"docs/0\d-")
+# Every notebook page: its code cells run in the page too (Run, Run all, Restart).
+NOTEBOOK_PAGES = re.compile(r"notebooks/")
 # A browser page has no threads, sockets, subprocesses, signals or console: code
 # that names any of these (in its code, not its comments or strings) runs on the
 # reader's machine only.
@@ -51,8 +55,12 @@ NEEDS_A_MACHINE = {
     "start_server",
     "threading",
     "input",
+    "chatlab",  # the notebooks' helper that starts the chat servers
     # Pyodide's loop never times its callbacks: no slow-callback report.
     "slow_callback_duration",
+    "set_debug",
+    # The repository's own files (a notebook's examples) are not in the page.
+    "runpy",
 }
 # A block a page marks for the reader's machine: ```{code-block} python with
 # :class: runs-on-machine, for what a browser runs differently (see README.md).
@@ -118,11 +126,39 @@ def names_defined(code):
     for statement in tree.body:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             defined.add(statement.name)
+        elif isinstance(statement, (ast.Import, ast.ImportFrom)):
+            # The page runs the imports of a machine's block (runnable.js), except
+            # those of a module that is itself for a machine (chatlab, say).
+            module = getattr(statement, "module", None) or statement.names[0].name
+            if module.split(".")[0] in NEEDS_A_MACHINE:
+                defined |= {
+                    (alias.asname or alias.name).split(".")[0]
+                    for alias in statement.names
+                }
         else:
             for node in ast.walk(statement):
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                     defined.add(node.id)
     return defined
+
+
+def is_notebook_cell(node):
+    """The code of a notebook cell, as MyST-NB renders it (in a cell_input)."""
+    parent = node.parent
+    return (
+        node.get("language") in ("ipython3", "ipython", "python")
+        and isinstance(parent, nodes.container)
+        and "cell_input" in parent["classes"]
+    )
+
+
+def runnable_code(docname):
+    """How to find the page's runnable code, if it has any: None if it has none."""
+    if RUNNABLE_PAGES.match(docname):
+        return is_page_code
+    if NOTEBOOK_PAGES.match(docname):
+        return is_notebook_cell
+    return None
 
 
 def mark_blocks(app, doctree, docname):
@@ -132,11 +168,12 @@ def mark_blocks(app, doctree, docname):
     or if it uses a name that only such a block defined: the page's blocks share
     their names, and the browser skips those.
     """
-    if app.builder.format != "html" or not RUNNABLE_PAGES.match(docname):
+    is_code = runnable_code(docname)
+    if app.builder.format != "html" or is_code is None:
         return
     machine_only_names = set()
     for node in doctree.findall(nodes.literal_block):
-        if not is_page_code(node):
+        if not is_code(node):
             continue
         code = node.astext()
         used, defined = names_in(code), names_defined(code)
@@ -155,9 +192,13 @@ def mark_blocks(app, doctree, docname):
 
 def add_runner(app, pagename, templatename, context, doctree):
     """The runner's script and style, on the pages that have runnable blocks."""
-    if doctree is None or not RUNNABLE_PAGES.match(pagename):
+    if doctree is None or runnable_code(pagename) is None:
         return
-    versions = {"python": browser_python(), "pyodide": installed_pyodide_version()}
+    versions = {
+        "python": browser_python(),
+        "pyodide": installed_pyodide_version(),
+        "notebook": bool(NOTEBOOK_PAGES.match(pagename)),
+    }
     app.add_js_file(None, body=f"window.RUNNABLE_VERSIONS = {json.dumps(versions)};")
     # The loop view, once its files exist: runnable.js finds it when it sets up.
     for name in LOOP_VIEW_FILES:
@@ -175,6 +216,10 @@ def copy_pyodide(app, exception):
     target.mkdir(parents=True, exist_ok=True)
     for name in PYODIDE_FILES:
         shutil.copyfile(PYODIDE / name, target / name)
+    # A service worker's scope is its folder: at the root, it isolates every page.
+    shutil.copyfile(
+        ROOT / "_static" / ISOLATING_WORKER, Path(app.outdir) / ISOLATING_WORKER
+    )
 
 
 def check_pyodide(app):

@@ -1,7 +1,7 @@
 // Runs a page's code blocks on Pyodide, in a Web Worker so that the page stays
 // responsive and a runaway block can be ended by terminating the worker.
 //
-// Messages in: {type: "init", indexURL}, {type: "run", id, code, name, quiet,
+// Messages in: {type: "init", indexURL, interruptBuffer}, {type: "run", id, code, name, quiet,
 // watch}, {type: "stop"}. Messages out: {type: "ready", python, pyodide},
 // {type: "output", id, stream, text}, {type: "loop", id, event} (while a watched
 // block runs: what _static/looptrace.py records), {type: "done", id, ok, stopped,
@@ -37,6 +37,7 @@ PAGE_LOOP = asyncio.get_event_loop()  # Pyodide's WebLoop, running from the star
 running = None  # the task of the block that awaits, while it runs
 current_main = None  # the task of the asyncio.run that runs, if one does
 stop_pressed = False
+in_notebook = False  # the page is a notebook's: cells run as in Jupyter
 
 
 def blocking_sleep(seconds):
@@ -307,6 +308,8 @@ def a_loop_runs():
     stack, or a loop's callback: the nearest coroutine frame up the stack tells. A
     block's own module code (a coroutine if it awaits at top level) is not one.
     """
+    if in_notebook:
+        return True  # Jupyter's kernel runs its loop under every cell
     frame = sys._getframe(2)
     while frame is not None:
         code = frame.f_code
@@ -465,15 +468,16 @@ class Watch:
             self.tracer.stop()
 
 
-async def run_block(run_id, source, filename, quiet, post=None):
+async def run_block(run_id, source, filename, quiet, post=None, display=False):
     """Run one block in the page's namespace, and say how it ended, as JSON.
 
     {"ok": true} if it ended without an error; else "error", the traceback's last
     line, and "traceback", all of it (or "stopped": true, if Stop cancelled it).
     post, if given, receives the loop view's events as JSON strings while it runs.
     """
-    global running, stop_pressed
+    global running, stop_pressed, in_notebook
     stop_pressed = False
+    in_notebook = display
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     stdout, stderr = Stream(run_id, "stdout", quiet), Stream(run_id, "stderr", quiet)
     with (
@@ -485,17 +489,20 @@ async def run_block(run_id, source, filename, quiet, post=None):
         warnings.simplefilter("always")
         warnings.showwarning = show_warning
         try:
-            code = compile_block(source, filename)
+            code = compile_block(source, filename, display)
             with Watch(post):
-                result = run_synchronously(code)
+                result = run_synchronously(code, display)
                 if inspect.iscoroutine(result):
                     running = asyncio.ensure_future(result)
                     await running
             return json.dumps({"ok": True})
-        except (asyncio.CancelledError, KeyboardInterrupt):
+        except asyncio.CancelledError:
             if stop_pressed:
                 return json.dumps({"ok": False, "stopped": True})
             raise
+        except KeyboardInterrupt:
+            # Only Stop interrupts (the page's shared memory): the block stopped.
+            return json.dumps({"ok": False, "stopped": True})
         except BaseException as error:
             text, last_line = report(error, filename)
             # The frames' locals would keep coroutines alive past the gc below.
@@ -508,25 +515,45 @@ async def run_block(run_id, source, filename, quiet, post=None):
             gc.collect()
 
 
-def compile_block(source, filename):
+def compile_block(source, filename, notebook):
     """The block's code; a coroutine's if it awaits at top level.
 
     Where the browser can wait inside a function (JSPI), asyncio.run runs as it
-    is; elsewhere a module-level asyncio.run(x) becomes an await.
+    is; elsewhere a module-level asyncio.run(x) becomes an await. A notebook's
+    cell runs as in Jupyter: its kernel's loop runs (asyncio.run raises), and a
+    last statement that is an expression shows its value.
     """
     tree = ast.parse(source, filename)
-    if not can_run_sync():
-        tree = ast.fix_missing_locations(AwaitTopLevelRun().visit(tree))
+    display = notebook
+    if not can_run_sync() and not notebook:
+        tree = AwaitTopLevelRun().visit(tree)
+    if display and tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = tree.body[-1]
+        show = ast.Call(ast.Name("__display__", ast.Load()), [last.value], [])
+        tree.body[-1] = ast.copy_location(ast.Expr(show), last)
+    tree = ast.fix_missing_locations(tree)
     return compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
 
-def run_synchronously(code):
-    """Run a block's module code, with no loop running, as in a CPython script.
+def display_value(value):
+    """What a notebook shows of a cell's last expression: its repr, unless None."""
+    if value is not None:
+        namespace["_"] = value
+        print(repr(value))
+
+
+namespace["__display__"] = display_value
+
+
+def run_synchronously(code, notebook):
+    """Run a block's module code, with no loop running, as in a CPython script
+    (a notebook's kernel runs a loop all the time: there the page's runs).
 
     A block that awaits at top level gives back its coroutine, which runs on the
     page's loop, as in python -m asyncio.
     """
-    asyncio._set_running_loop(None)
+    if not notebook:
+        asyncio._set_running_loop(None)
     try:
         return eval(code, namespace)
     finally:
@@ -546,8 +573,10 @@ let runBlock = null;
 let usePageLoop = null;
 let stopBlock = null;
 
-async function start(indexURL) {
+async function start(indexURL, interruptBuffer) {
   pyodide = await loadPyodide({ indexURL });
+  // The page writes 2 (SIGINT) here to stop a block that never awaits.
+  if (interruptBuffer) pyodide.setInterruptBuffer(interruptBuffer);
   pyodide.registerJsModule("page", {
     emit: (id, stream, text) => postMessage({ type: "output", id, stream, text }),
   });
@@ -585,19 +614,19 @@ async function loadTracer(id) {
   return tracerLoaded;
 }
 
-async function run({ id, code, name, quiet, watch }) {
+async function run({ id, code, name, quiet, watch, display }) {
   let post = undefined;
   if (watch && (await loadTracer(id))) {
     post = (event) => postMessage({ type: "loop", id, event: JSON.parse(event) });
   }
   usePageLoop(); // a block ends on its fresh loop's last callback
-  const ended = JSON.parse(await runBlock(id, code, name, quiet, post));
+  const ended = JSON.parse(await runBlock(id, code, name, quiet, post, display));
   postMessage({ type: "done", id, ...ended });
 }
 
 self.onmessage = async ({ data }) => {
   try {
-    if (data.type === "init") await start(data.indexURL);
+    if (data.type === "init") await start(data.indexURL, data.interruptBuffer);
     else if (data.type === "run") await run(data);
     else if (data.type === "stop" && stopBlock) stopBlock();
   } catch (error) {

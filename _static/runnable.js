@@ -11,6 +11,10 @@
   // A block that has not ended this long after its task was cancelled never gives
   // control back (a busy loop): Python is restarted, and Stop takes under 1 s.
   const STOP_GRACE_MS = 800;
+  // Stop cancels first; a block still running this long after is interrupted
+  // (KeyboardInterrupt), where the page can share memory with the worker.
+  const INTERRUPT_AFTER_MS = 150;
+  const SIGINT = 2;
   const versions = window.RUNNABLE_VERSIONS || {};
   let loopView = null; // window.BookLoopView, if loopview.js came before this
   const blocks = [];
@@ -67,7 +71,16 @@
       };
       worker.onerror = (event) => reject(new Error(event.message));
     });
-    worker.postMessage({ type: "init", indexURL: new URL("pyodide/", STATIC).href });
+    // A page that is cross-origin isolated can share memory with its worker: Python
+    // polls it, and Stop can interrupt a block that never awaits.
+    session.interrupt = self.crossOriginIsolated
+      ? new Int32Array(new SharedArrayBuffer(4))
+      : null;
+    worker.postMessage({
+      type: "init",
+      indexURL: new URL("pyodide/", STATIC).href,
+      interruptBuffer: session.interrupt,
+    });
     block.status("Loading Python in your browser (about 13 MB, once)…", true);
     return session;
   }
@@ -82,6 +95,7 @@
 
   function runInWorker(block, quiet, watch = false) {
     const id = nextRunId++;
+    if (python.interrupt) Atomics.store(python.interrupt, 0, 0);
     return new Promise((resolve) => {
       pending.set(id, { block, resolve });
       python.worker.postMessage({
@@ -91,6 +105,7 @@
         name: `<block ${block.number}>`,
         quiet,
         watch,
+        display: Boolean(versions.notebook), // a cell shows its last value
       });
     });
   }
@@ -118,6 +133,17 @@
     block.element.dispatchEvent(new CustomEvent("runnable:ran", { detail }));
   }
 
+  // Hosting that sends no isolation headers gets them from a service worker of the
+  // site's (coi-serviceworker.js, at its root): pages opened from then on can share
+  // memory with Python, and Stop can interrupt a busy block without a restart.
+  function isolateNextPages() {
+    if (self.crossOriginIsolated || !("serviceWorker" in navigator)) return;
+    if (!window.isSecureContext) return;
+    navigator.serviceWorker
+      .register(new URL("../coi-serviceworker.js", STATIC))
+      .catch(() => {}); // without it, Stop restarts Python instead
+  }
+
   async function run(block) {
     if (busy) return;
     busy = true;
@@ -125,7 +151,10 @@
     block.stopped = false;
     setRunning(block, true);
     try {
-      if (!python) python = startPython(block);
+      if (!python) {
+        isolateNextPages();
+        python = startPython(block);
+      }
       const session = python;
       await session.ready;
       block.status("Running…");
@@ -136,18 +165,60 @@
         }
       }
       if (python === session) {
+        if (block.storedOutput) block.storedOutput.hidden = true;
         const ended = await runWatched(block);
         block.hasRun = python === session;
         showEnd(block, ended);
+        block.ended = ended;
       }
       block.status(block.stopped ? "Stopped." : "Done.");
     } catch (error) {
-      block.status(`Python could not start: ${error.message}`);
+      block.ended = { ok: false, error: `Python could not start: ${error.message}` };
+      block.status(block.ended.error);
       if (python) restartPython();
     } finally {
       setRunning(block, false);
       busy = false;
     }
+    return block.ended;
+  }
+
+  // A notebook's Run all: every cell in order, as Jupyter does, up to the first
+  // that raises without being tagged to (raises-exception) or is stopped. The
+  // page hears "runnable:ran-all" at the end, with the number of the cell that
+  // ended it early (or null).
+  async function runAll() {
+    if (busy) return;
+    let endedAt = null;
+    for (const block of blocks.filter((each) => !each.importsOnly)) {
+      const ended = await run(block);
+      if (!ended || ended.stopped || (!ended.ok && !block.mayRaise)) {
+        endedAt = block.number;
+        break;
+      }
+    }
+    const detail = { endedAt };
+    document.dispatchEvent(new CustomEvent("runnable:ran-all", { detail }));
+  }
+
+  // A notebook's Restart: a new Python, every cell's output cleared.
+  function restart() {
+    if (python) restartPython();
+    for (const block of blocks.filter((each) => !each.importsOnly)) {
+      block.clear();
+      if (block.storedOutput) block.storedOutput.hidden = false;
+    }
+  }
+
+  function notebookControls() {
+    const controls = document.createElement("div");
+    controls.className = "runnable-controls runnable-notebook";
+    controls.setAttribute("role", "group");
+    controls.setAttribute("aria-label", "Notebook");
+    const runAllButton = button("Run all", "Run all cells", runAll);
+    const restartButton = button("Restart", "Restart Python and clear outputs", restart);
+    controls.append(runAllButton, restartButton);
+    return controls;
   }
 
   function stop(block) {
@@ -156,6 +227,13 @@
     block.status("Stopping…");
     python.worker.postMessage({ type: "stop" });
     const session = python;
+    if (session.interrupt) {
+      setTimeout(() => {
+        if (block.running && python === session) {
+          Atomics.store(session.interrupt, 0, SIGINT);
+        }
+      }, INTERRUPT_AFTER_MS);
+    }
     setTimeout(() => {
       if (block.running && python === session) {
         // The block never gave control back to the loop: end the worker.
@@ -170,7 +248,7 @@
 
   function setRunning(block, running) {
     block.running = running;
-    for (const other of blocks) other.runButton.disabled = running;
+    for (const other of blocks) if (other.runButton) other.runButton.disabled = running;
     block.stopButton.disabled = !running;
     block.element.dataset.state = running ? "running" : "idle";
   }
@@ -187,10 +265,11 @@
     const where = versions.python
       ? `Python ${versions.python} (Pyodide ${versions.pyodide})`
       : "Pyodide";
+    const what = versions.notebook ? "code cells" : "code blocks";
     note.innerHTML =
-      "The code blocks with a <strong>Run</strong> button run in your browser, on " +
+      `The ${what} with a <strong>Run</strong> button run in your browser, on ` +
       `${where}, a CPython built for WebAssembly; it loads the first time you press ` +
-      "Run. A page's blocks share their names, in page order. Blocks that need " +
+      `Run. A page's ${what} share their names, in page order. Those that need ` +
       "threads, sockets, subprocesses or signals run on your machine only. ";
     const status = document.createElement("span");
     status.className = "runnable-python";
@@ -217,11 +296,15 @@
     output.append(status, stdout, stderr);
 
     let editor = null;
+    const cell = element.closest("div.cell"); // in a notebook's page
     const block = {
       element,
       number,
       hasRun: false,
       running: false,
+      ended: null, // how its last run ended
+      mayRaise: Boolean(cell?.classList.contains("tag_raises-exception")),
+      storedOutput: cell?.querySelector(".cell_output") || null,
       code: () => (editor ? editor.value : original),
       transcript: "", // what the block printed, both streams in order
       clear() {
@@ -279,13 +362,21 @@
     return block;
   }
 
-  function markForMachine(element) {
+  function markForMachine(element, number) {
     const note = document.createElement("p");
     note.className = "runs-on-machine-note";
     note.textContent =
       "Runs on your machine: this block needs threads, sockets, subprocesses or " +
       "signals, which a browser page does not have.";
     element.before(note);
+    // Its imports still run, silently, in page order: later blocks use them.
+    const imports = element
+      .querySelector("pre")
+      .textContent.split("\n")
+      .filter((line) => /^(import|from) [\w.]+/.test(line) && !line.endsWith("("));
+    if (!imports.length) return null;
+    const code = imports.join("\n") + "\n";
+    return { element, number, hasRun: false, importsOnly: true, code: () => code };
   }
 
   function setUp() {
@@ -294,13 +385,15 @@
     loopView = window.BookLoopView || null;
     const title = document.querySelector("article h1");
     if (title) title.after(versionNote());
+    if (versions.notebook && title) title.nextElementSibling.after(notebookControls());
     let number = 0;
     for (const element of runnable) {
       number += 1;
       if (element.classList.contains("runnable")) {
         blocks.push(makeRunnable(element, number));
       } else {
-        markForMachine(element);
+        const imports = markForMachine(element, number);
+        if (imports) blocks.push(imports);
       }
     }
   }

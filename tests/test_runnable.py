@@ -7,6 +7,7 @@ leave this address, from the page or its worker, is refused and fails the test.
 import doctest
 import functools
 import http.server
+import importlib.util
 import re
 import threading
 from pathlib import Path
@@ -256,6 +257,64 @@ def test_stop_ends_a_busy_loop_within_a_second(page, site):
     assert took < 1.0  # cancelling, 0.8 s of grace, then a new worker
     # Python starts again on the next Run, and runs the page's blocks again.
     run(page, 1)
+
+
+@pytest.fixture(scope="module")
+def isolated_site():
+    """The built site served as `_ext/serve.py` serves it: cross-origin isolated."""
+    serve = load_module(ROOT / "_ext" / "serve.py")
+    html = require_build("html", "_static", "pyodide", "pyodide.asm.wasm").parents[2]
+    handler = functools.partial(serve.IsolatingHandler, directory=html)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def load_module(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stop_interrupts_a_busy_loop_when_the_page_is_isolated(browser, isolated_site):
+    context = browser.new_context()
+    requests = Requests(isolated_site)
+    context.route("**/*", requests.route)
+    page = context.new_page()
+    try:
+        open_chapter(page, isolated_site, "04-running")
+        assert page.evaluate("crossOriginIsolated")
+        edit(page, 1, "earlier = 'kept'\n")
+        run(page, 1)
+        took = stop_after_start(page, 2, "while True:\n    pass\n")
+        assert took < 1.0
+        # Interrupted, not restarted: the worker and its names are still there.
+        expect(output(page, 2).locator(".runnable-stderr")).to_have_text("Stopped.\n")
+        edit(page, 3, "print(earlier)\n")
+        page.get_by_role("button", name="Run block 3", exact=True).click()
+        expect(output(page, 3).locator(".runnable-stdout")).to_have_text("kept\n")
+    finally:
+        context.close()
+    assert not requests.elsewhere
+
+
+def test_on_static_hosting_the_service_worker_isolates_the_next_pages(page, site):
+    open_chapter(page, site, "04-running")
+    assert not page.evaluate("crossOriginIsolated")  # a plain server sends no headers
+    run(page, 1)  # the first Run registers the service worker
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    expect(page.locator(".runnable-controls").first).to_be_visible()
+    assert page.evaluate("crossOriginIsolated")
+    run(page, 1)
+    took = stop_after_start(page, 2, "while True:\n    pass\n")
+    assert took < 1.0
+    expect(output(page, 2).locator(".runnable-stderr")).to_have_text("Stopped.\n")
 
 
 def test_a_block_that_needs_sockets_runs_on_your_machine(page, site):

@@ -91,8 +91,23 @@ def tab(browser, site):  # noqa: F811 (the fixture imported above)
     context.close()
 
 
+# A block that times itself (0.1 s of sleep, printed to a tenth) can come out late
+# when the machine is busy: a chapter that differs gets a second run, in a fresh
+# page, and must behave in one of the two.
+ATTEMPTS = 2
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[page.stem for page in CHAPTERS])
 def test_every_runnable_block_behaves_as_on_cpython(tab, site, chapter):  # noqa: F811
+    for _ in range(ATTEMPTS):
+        wrong = run_chapter(tab, site, chapter)
+        if not wrong:
+            return
+    pytest.fail(f"{chapter.name}:\n" + "\n".join(wrong))
+
+
+def run_chapter(tab, site, chapter):
+    """Run a chapter's runnable blocks in a fresh page: what went wrong, if anything."""
     tab.goto(f"{site}docs/{chapter.stem}.html")
     python = tab.evaluate("window.RUNNABLE_VERSIONS.python")
     elements = tab.locator("div.runnable, div.runs-on-machine")
@@ -126,6 +141,6 @@ def test_every_runnable_block_behaves_as_on_cpython(tab, site, chapter):  # noqa
                 wrong.append(f"block at line {block.line} behaves now: unlist it")
         else:
             wrong += found
-    assert not wrong, f"{chapter.name}:\n" + "\n".join(wrong)
     assert not known, f"{chapter.name}: listed blocks not found: {list(known)}"
     assert ran or not shown
+    return wrong
