@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 from test_docs_code import blocks_in, matches
-from test_runnable import LOAD, site  # noqa: F401 (the fixture)
 
 pytest.importorskip("playwright")
 
@@ -21,19 +20,6 @@ pytestmark = [pytest.mark.built_site, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "docs").glob("0*.md"))
-
-# Blocks known to behave otherwise in the browser, by chapter and first line, and
-# why. Each must still differ (the test fails once one behaves: take it out then).
-KNOWN_DIFFERENCES = {
-    ("02-coroutines", "await 42"): (
-        "Python 3.14's message: TypeError: 'int' object can't be awaited; the page "
-        'needs a {raises} block with :python: ">=3.14"'
-    ),
-    ("02-coroutines", 'with connected("the score server") as connection:'): (
-        "Python 3.14's message names contextlib._AsyncGeneratorContextManager; the "
-        'page needs a {raises} block with :python: ">=3.14"'
-    ),
-}
 
 # Presses the block's Run button and resolves with how the run ended, as
 # runnable.js tells it: {output, error}.
@@ -78,7 +64,7 @@ def differences(block, output, error, ended):
 
 
 @pytest.fixture(scope="module")
-def tab(browser, site):  # noqa: F811 (the fixture imported above)
+def tab(browser, site):
     context = browser.new_context()
     context.route(
         "**/*",
@@ -98,7 +84,7 @@ ATTEMPTS = 2
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[page.stem for page in CHAPTERS])
-def test_every_runnable_block_behaves_as_on_cpython(tab, site, chapter):  # noqa: F811
+def test_every_runnable_block_behaves_as_on_cpython(tab, site, chapter):
     for _ in range(ATTEMPTS):
         wrong = run_chapter(tab, site, chapter)
         if not wrong:
@@ -120,11 +106,6 @@ def run_chapter(tab, site, chapter):
         block.text.strip() for block, _, _ in examples
     ], "the page's python blocks are not the source's"
     wrong = []
-    known = {
-        first_line: why
-        for (stem, first_line), why in KNOWN_DIFFERENCES.items()
-        if stem == chapter.stem
-    }
     ran = 0
     for index, ((_, runnable), (block, output, error)) in enumerate(
         zip(shown, examples, strict=True)
@@ -133,14 +114,6 @@ def run_chapter(tab, site, chapter):
             continue
         ended = elements.nth(index).evaluate(RUN_AND_WAIT)
         ran += 1
-        found = differences(block, output, error, ended)
-        first_line = block.text.strip().splitlines()[0]
-        if first_line in known:
-            known.pop(first_line)
-            if not found:
-                wrong.append(f"block at line {block.line} behaves now: unlist it")
-        else:
-            wrong += found
-    assert not known, f"{chapter.name}: listed blocks not found: {list(known)}"
+        wrong += differences(block, output, error, ended)
     assert ran or not shown
     return wrong
