@@ -277,12 +277,11 @@ def bench(session):
 
 @nox.session
 def serve(session):
-    """Build the site, serve it on http://127.0.0.1:8000 and rebuild on every change."""
-    install(session, "serve")
+    """Build the site and serve it on http://127.0.0.1:8000, cross-origin isolated.
+
+    _ext/serve.py sends the headers that let Stop interrupt a block that never
+    awaits (a plain static server leaves Stop to restart Python instead).
+    """
+    install(session, "docs")
     build_site(session)
-    session.run(
-        "sphinx-autobuild", ".", str(BUILD / "html"),
-        "--doctree-dir", str(BUILD / "doctrees"),
-        "--host", "127.0.0.1", "--port", "8000",
-        "--ignore", "*/_build/*", "--ignore", "*/.nox/*", "--ignore", "*/.venv-nox/*",
-    )  # fmt: skip
+    session.run("python", "_ext/serve.py", str(BUILD / "html"), "--port", "8000")

@@ -1,5 +1,8 @@
 """Shared helpers for the book's tests."""
 
+import contextlib
+import functools
+import http.server
 import os
 import re
 import shutil
@@ -230,3 +233,32 @@ def pytest_terminal_summary(terminalreporter):
             f"console transcripts: {verified} verified, "
             f"{marked} marked unverified ({share:.0f} %)"
         )
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files, without a log line for each request."""
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serving(folder, handler=QuietHandler):
+    """`folder` served on a free port of 127.0.0.1; yields its URL, ending in /."""
+    handler = functools.partial(handler, directory=folder)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def site():
+    """The built site, as a plain static server serves it."""
+    with serving(require_build("html", "index.html").parent) as url:
+        yield url

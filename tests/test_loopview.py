@@ -8,14 +8,11 @@ back: one row per task, and the bars of the three tasks interleaved in time, as
 the exercises' solutions say.
 """
 
-import functools
-import http.server
 import itertools
 import re
-import threading
 
 import pytest
-from conftest import ROOT, require_build, unavailable
+from conftest import ROOT, unavailable
 
 pytest.importorskip("playwright")
 from playwright.sync_api import expect
@@ -24,25 +21,6 @@ pytestmark = [pytest.mark.built_site, pytest.mark.timeout(240)]
 
 LOAD = 120_000  # milliseconds: Pyodide's first start, then the page's earlier blocks
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def site():
-    """The built site served on a free port of 127.0.0.1."""
-    html = require_build("html", "_static", "loopview.js").parents[1]
-    handler = functools.partial(QuietHandler, directory=html)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,12 @@ leave this address, from the page or its worker, is refused and fails the test.
 """
 
 import doctest
-import functools
-import http.server
 import importlib.util
 import re
-import threading
 from pathlib import Path
 
 import pytest
-from conftest import require_build
+from conftest import require_build, serving
 
 pytest.importorskip("playwright")
 from playwright.sync_api import expect
@@ -23,25 +20,6 @@ pytestmark = [pytest.mark.built_site, pytest.mark.timeout(180)]
 ROOT = Path(__file__).resolve().parent.parent
 LOAD = 90_000  # milliseconds: Pyodide's first start, on a busy machine
 CHECKER = doctest.OutputChecker()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def site():
-    """The built site served on a free port of 127.0.0.1."""
-    html = require_build("html", "_static", "pyodide", "pyodide.asm.wasm").parents[2]
-    handler = functools.partial(QuietHandler, directory=html)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 class Requests:
@@ -64,6 +42,12 @@ class Requests:
         self.seen.append(request.url)
         if not request.url.startswith((self.site, "data:", "blob:")):
             self.elsewhere.append(request.url)
+
+
+def test_the_site_serves_pyodide():
+    assert (
+        require_build("html", "_static", "pyodide", "pyodide.asm.wasm").stat().st_size
+    )
 
 
 @pytest.fixture
@@ -263,15 +247,10 @@ def test_stop_ends_a_busy_loop_within_a_second(page, site):
 def isolated_site():
     """The built site served as `_ext/serve.py` serves it: cross-origin isolated."""
     serve = load_module(ROOT / "_ext" / "serve.py")
-    html = require_build("html", "_static", "pyodide", "pyodide.asm.wasm").parents[2]
-    handler = functools.partial(serve.IsolatingHandler, directory=html)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(
+        require_build("html", "index.html").parent, serve.IsolatingHandler
+    ) as url:
+        yield url
 
 
 def load_module(path):

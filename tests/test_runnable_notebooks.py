@@ -9,7 +9,7 @@ The notebook's download stays on the page.
 from pathlib import Path
 
 import pytest
-from test_runnable import LOAD, site  # noqa: F401 (the fixture)
+from test_runnable import LOAD
 
 pytest.importorskip("playwright")
 from playwright.sync_api import expect
@@ -37,7 +37,7 @@ RUN_ALL = """() => new Promise(resolve => {
 
 
 @pytest.fixture(scope="module")
-def tab(browser, site):  # noqa: F811 (the fixture imported above)
+def tab(browser, site):
     context = browser.new_context()
     context.route(
         "**/*",
@@ -51,7 +51,7 @@ def tab(browser, site):  # noqa: F811 (the fixture imported above)
 
 
 @pytest.mark.parametrize("notebook", CONCEPTS, ids=[path.stem for path in CONCEPTS])
-def test_a_concept_notebook_runs_top_to_bottom(tab, site, notebook):  # noqa: F811
+def test_a_concept_notebook_runs_top_to_bottom(tab, site, notebook):
     tab.goto(f"{site}notebooks/{notebook.stem}.html")
     cells = tab.locator("div.cell div.runnable")
     assert cells.count(), "no cell runs in the page"
@@ -69,7 +69,7 @@ def test_a_concept_notebook_runs_top_to_bottom(tab, site, notebook):  # noqa: F8
     expect(tab.locator(f"a[href='{notebook.stem}.ipynb']").first).to_be_attached()
 
 
-def test_restart_clears_the_outputs_and_python(tab, site):  # noqa: F811
+def test_restart_clears_the_outputs_and_python(tab, site):
     tab.goto(f"{site}notebooks/02-coroutines.html")
     first = tab.locator("div.cell div.runnable").first
     output = first.locator("xpath=following-sibling::div[1]")
@@ -82,7 +82,7 @@ def test_restart_clears_the_outputs_and_python(tab, site):  # noqa: F811
 @pytest.mark.parametrize(
     "notebook", CASE_STUDIES, ids=[path.stem for path in CASE_STUDIES]
 )
-def test_a_cell_that_starts_a_server_runs_on_your_machine(tab, site, notebook):  # noqa: F811
+def test_a_cell_that_starts_a_server_runs_on_your_machine(tab, site, notebook):
     tab.goto(f"{site}notebooks/{notebook.stem}.html")
     for code in tab.locator("div.cell div.runnable pre").all_text_contents():
         assert "chatlab" not in code and "Server.start(" not in code, code

@@ -5,10 +5,7 @@ this address is refused and fails the test. Screenshots go to
 _build/test-artifacts/.
 """
 
-import functools
-import http.server
 import re
-import threading
 from pathlib import Path
 
 import pytest
@@ -22,25 +19,6 @@ pytestmark = pytest.mark.built_site
 
 CHAPTERS = sorted((ROOT / "docs").glob("[0-9][0-9]-*.md"))
 ARTIFACTS = BUILD / "test-artifacts"
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def site():
-    """The built site served on a free port of 127.0.0.1."""
-    html = require_build("html", "index.html").parent
-    handler = functools.partial(QuietHandler, directory=html)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 @pytest.fixture

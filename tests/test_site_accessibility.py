@@ -6,10 +6,7 @@ as a script of each page. Any serious or critical violation fails the test, and
 the message lists them all, page by page.
 """
 
-import functools
-import http.server
 import json
-import threading
 
 import pytest
 from conftest import ROOT, require_build, unavailable
@@ -23,27 +20,9 @@ GRAVE = ("serious", "critical")
 THEMES = ("light", "dark")  # furo's toggle also offers "auto": one of these
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def html():
     return require_build("html", "index.html").parent
-
-
-@pytest.fixture(scope="module")
-def site(html):
-    """The built site served on a free port of 127.0.0.1."""
-    handler = functools.partial(QuietHandler, directory=html)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 @pytest.fixture(scope="module")
