@@ -262,3 +262,18 @@ def site():
     """The built site, as a plain static server serves it."""
     with serving(require_build("html", "index.html").parent) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def tab(browser, site):
+    """A browser tab for a module's tests that may only talk to the site."""
+    context = browser.new_context()
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_() if route.request.url.startswith(site) else route.abort()
+        ),
+    )
+    page = context.new_page()
+    yield page
+    context.close()

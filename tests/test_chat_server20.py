@@ -92,6 +92,7 @@ async def join_leave_and_rejoin(server):
     await alice.chat("lobby", "anyone?")
     await alice.expect(action="chat", message="anyone?", **{"from": "alice"})
     await bob.join("lobby")
+    await bob.join("lobby")  # joining twice is no error
     await alice.chat("lobby", "welcome back")
     await bob.expect(action="chat", message="welcome back", room="lobby")
     await alice.close()

@@ -22,6 +22,7 @@ from chatwire import (
     run,
 )
 from conftest import ROOT, ServerProcess, check_clean, run_example
+from test_chat_server20 import join_leave_and_rejoin, talk_in_two_rooms
 
 BASELINE = "examples/performance/protocol_server.py"
 BENCH = "examples/performance/bench_servers.py"
@@ -35,67 +36,10 @@ def baseline(*args):
 # --- talking ------------------------------------------------------------------
 
 
-async def talk_in_two_rooms(server):
-    alice = await connected(server, "alice", "lobby")
-    bob = await connected(server, "bob", "lobby", "garden")
-    carol = await connected(server, "carol", "garden")
-    plans = {
-        alice: [("lobby", f"alice {n}") for n in range(30)],
-        bob: [("lobby" if n % 2 else "garden", f"bob {n}") for n in range(30)],
-        carol: [("garden", f"carol {n}") for n in range(30)],
-    }
-    expected = {alice: 45, bob: 90, carol: 45}  # every message of their rooms
-
-    async def say(client, plan):
-        for room, text in plan:
-            await client.chat(room, text)
-
-    async def hear(client):
-        return [await client.receive() for _ in range(expected[client])]
-
-    async with asyncio.TaskGroup() as tasks:
-        for client, plan in plans.items():
-            tasks.create_task(say(client, plan))
-        heard = {client: tasks.create_task(hear(client)) for client in plans}
-    heard = {client: task.result() for client, task in heard.items()}
-
-    def in_room(client, room):
-        return [(m["from"], m["message"]) for m in heard[client] if m["room"] == room]
-
-    # Every member of a room saw the same messages in the same order...
-    assert in_room(alice, "lobby") == in_room(bob, "lobby")
-    assert in_room(bob, "garden") == in_room(carol, "garden")
-    # ...all of them, each sender's in the order it sent them.
-    for room, members in {"lobby": (alice, bob), "garden": (bob, carol)}.items():
-        seen = in_room(members[0], room)
-        for sender, plan in plans.items():
-            sent = [text for sent_to, text in plan if sent_to == room]
-            assert [text for name, text in seen if name == sender.name] == sent
-    for client in plans:
-        await client.close()
-
-
 def test_three_clients_chat_across_two_rooms_in_order():
     with baseline() as server:
         run(talk_in_two_rooms(server))
         assert_quiet(server)
-
-
-async def join_leave_and_rejoin(server):
-    alice = await connected(server, "alice", "lobby")
-    bob = await connected(server, "bob", "lobby")
-    await bob.leave("lobby")
-    await alice.chat("lobby", "anyone?")
-    await alice.expect(action="chat", message="anyone?", **{"from": "alice"})
-    await bob.join("lobby")
-    await bob.join("lobby")  # joining twice is no error
-    await alice.chat("lobby", "welcome back")
-    await bob.expect(action="chat", message="welcome back", room="lobby")
-    await alice.close()
-    # A name is free again once its owner has left.
-    again = await connected(server, "alice", "lobby")
-    await again.close()
-    await bob.close()
 
 
 def test_leaving_a_room_stops_its_messages_and_names_are_freed():

@@ -36,20 +36,6 @@ RUN_ALL = """() => new Promise(resolve => {
 })"""
 
 
-@pytest.fixture(scope="module")
-def tab(browser, site):
-    context = browser.new_context()
-    context.route(
-        "**/*",
-        lambda route: (
-            route.continue_() if route.request.url.startswith(site) else route.abort()
-        ),
-    )
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 @pytest.mark.parametrize("notebook", CONCEPTS, ids=[path.stem for path in CONCEPTS])
 def test_a_concept_notebook_runs_top_to_bottom(tab, site, notebook):
     tab.goto(f"{site}notebooks/{notebook.stem}.html")

@@ -63,20 +63,6 @@ def differences(block, output, error, ended):
     return wrong
 
 
-@pytest.fixture(scope="module")
-def tab(browser, site):
-    context = browser.new_context()
-    context.route(
-        "**/*",
-        lambda route: (
-            route.continue_() if route.request.url.startswith(site) else route.abort()
-        ),
-    )
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 # A block that times itself (0.1 s of sleep, printed to a tenth) can come out late
 # when the machine is busy: a chapter that differs gets a second run, in a fresh
 # page, and must behave in one of the two.
