@@ -453,6 +453,38 @@ def test_a_client_that_comes_back_gets_exactly_what_it_missed():
         run(scene())
 
 
+def test_a_client_away_longer_than_the_stream_keeps_is_told_it_may_have_missed():
+    with (
+        RedisServer() as broker,
+        chat_server(STREAMS_CHAT, "--redis", broker.url) as chat,
+    ):
+
+        async def scene():
+            ada, bob = await enter(chat, "garden"), await enter(chat, "garden")
+            await bob.send(say("bob", "before"))
+            [last_seen] = await heard(ada, 1)
+            await ada.close()
+            for n in range(10):
+                await bob.send(say("bob", f"while ada is away {n}"))
+            missed = await heard(bob, 1 + 10)
+            # The stream lets go of its oldest entries, as its cap would.
+            with redis.Redis(host="127.0.0.1", port=broker.port) as client:
+                client.xtrim("chat:garden", maxlen=3, approximate=False)
+            ada = await enter(chat, "garden", since=last_seen["id"])
+            notice, *kept = await heard(ada, 1 + 3)
+            assert notice["sender"] == "server"
+            assert "you may have missed messages" in notice["message"]
+            assert kept == missed[-3:]
+            assert await nothing_more(ada)
+            # Back again with nothing let go of since: no notice.
+            await ada.close()
+            ada = await enter(chat, "garden", since=kept[-1]["id"])
+            assert await nothing_more(ada)
+            await close_all([ada, bob])
+
+        run(scene())
+
+
 def test_coming_back_again_and_again_while_the_room_is_busy():
     # Ada leaves and comes back while Bob talks: each time she may come back
     # while the room's reader has not handed on what her history holds.

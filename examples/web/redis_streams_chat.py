@@ -81,6 +81,11 @@ DEGRADED = {
     "message": "degraded: the chat cannot reach Redis; messages cannot be sent",
 }
 RESTORED = {"sender": "server", "status": "ok", "message": "connected"}
+TRIMMED = {
+    "sender": "server",
+    "message": f"you may have missed messages: a room keeps its last {KEEP} or so,"
+    " and the last one you saw is no longer among them; what it keeps follows",
+}
 REDIS_DOWN = (redis.RedisError, OSError)  # what a call may raise (TimeoutError too)
 # What says that Redis cannot be reached, rather than that it refused a command.
 # (The builtin TimeoutError, from asyncio.timeout, is an OSError.)
@@ -220,10 +225,13 @@ class StreamBus:
             async with asyncio.timeout(PUBLISH_TIMEOUT):
                 await room.started.wait()
                 history = await self.history(room.key, since, room.last_id)
+                trimmed = since is not None and await self.let_go_of(room.key, since)
         except BaseException:
             self.leave(client, name)
             raise
         messages = [chat_message(entry_id, fields) for entry_id, fields in history]
+        if trimmed:  # said, rather than lost in silence
+            messages.insert(0, TRIMMED)
         if self.degraded:
             messages.append(DEGRADED)
         client.release([message for message in messages if message])
@@ -247,6 +255,20 @@ class StreamBus:
         if since is not None:
             return await self.redis.xrange(key, min=f"({since}", max=upto)
         return list(reversed(await self.redis.xrevrange(key, upto, "-", HISTORY)))
+
+    async def let_go_of(self, key, since):
+        """Whether the stream no longer keeps the entry `since`, nor so what followed.
+
+        A capped stream lets go of its oldest entries first: if the one a client
+        saw last is gone, so may be some that came after it. No stream at all
+        (a Redis that lost its data) keeps nothing either.
+        """
+        try:
+            info = await self.redis.xinfo_stream(key)
+        except redis.ResponseError:  # no such key
+            return True
+        first = info["first-entry"]
+        return first is None or id_order(first[0].decode()) > id_order(since)
 
     async def read_room(self, room):
         """Hand each new message of the room's stream to the room's clients.
