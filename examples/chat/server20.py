@@ -379,6 +379,11 @@ class ChatServer:
                 writer.write(b"".join(client.outbox))
             if client.last_word is not None:
                 writer.write(encode_frame(client.last_word))
+        if client.reader.at_eof() and not writer.transport.get_write_buffer_size():
+            # The client hung up, we read all it sent, and nothing of ours is
+            # left to send: no need to linger or wait, closing loses nothing.
+            writer.close()
+            return
         await close_writer(writer, CLOSE_TIMEOUT, client.reader)
 
     # --- requests -------------------------------------------------------------
