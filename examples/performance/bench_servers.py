@@ -103,7 +103,7 @@ SCENARIOS = [
     Scenario(
         "rooms-full",
         "50 clients in rooms of 5, flat out",
-        ["rooms", "--duration", "2"],
+        ["rooms", "--duration", "1"],
         ["rooms", "--duration", "0.3", "--warmup", "0.1"],
         [CPU, Metric("deliveries_per_s", "deliveries/s", "/s", True)],
     ),
@@ -141,21 +141,21 @@ SCENARIOS = [
     Scenario(
         "idle-1000",
         "{clients:,.0f} idle logged-in clients",
-        ["idle", "--clients", "1000"],
+        ["idle", "--clients", "1000", "--settle", "0.2"],
         ["idle", "--clients", "300", "--settle", "0.1"],
         [MEMORY],
     ),
     Scenario(
         "idle-10000",
         "{clients:,.0f} idle logged-in clients",
-        ["idle", "--clients", "10000"],
+        ["idle", "--clients", "10000", "--settle", "0.2"],
         ["idle", "--clients", "600", "--settle", "0.1"],
         [MEMORY],
     ),
     Scenario(
         "logins",
         "{count:,.0f} logins: connect, log in, hang up; 32 at a time",
-        ["logins", "--count", "2000"],
+        ["logins", "--count", "5000"],
         ["logins", "--count", "100"],
         [
             Metric("logins_per_s", "logins/s", "/s", True),
@@ -165,7 +165,7 @@ SCENARIOS = [
     Scenario(
         "web-idle",
         "{clients:,.0f} idle WebSockets",
-        ["web-idle", "--clients", "500"],
+        ["web-idle", "--clients", "500", "--settle", "0.2"],
         ["web-idle", "--clients", "50", "--settle", "0.1"],
         [MEMORY],
         group="web",
@@ -173,7 +173,7 @@ SCENARIOS = [
     Scenario(
         "web-idle-deflate",
         "{clients:,.0f} idle WebSockets, permessage-deflate offered",
-        ["web-idle", "--clients", "500", "--deflate"],
+        ["web-idle", "--clients", "500", "--deflate", "--settle", "0.2"],
         ["web-idle", "--clients", "50", "--deflate", "--settle", "0.1"],
         [MEMORY],
         group="web",
