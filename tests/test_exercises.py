@@ -628,6 +628,17 @@ async def shout(reader, writer):
         "the first line got no answer while the client waited for it",
     ),
     (
+        "12-2",
+        "one-read",
+        """
+async def ask(reader, writer, message):
+    writer.write(encode(message))
+    await writer.drain()
+    return json.loads((await reader.read(65536))[HEADER.size :])
+""",
+        "wait for the whole frame the header announces",
+    ),
+    (
         "12-4",
         "all-at-once",
         """

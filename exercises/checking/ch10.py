@@ -1,10 +1,11 @@
 """Checks for chapters 10 to 19, the chat (the exercises that ask for a function)."""
 
 import asyncio
+import contextlib
 import json
 import struct
 
-from . import exercise
+from . import StopChecking, Verdict, exercise
 
 
 def frame(payload):
@@ -48,6 +49,131 @@ class SmallReads(asyncio.StreamReader):
     async def readuntil(self, separator=b"\n"):
         SmallReads.largest = 1 << 62
         return await super().readuntil(separator)
+
+
+async def framed_reply(reader):
+    """The next frame's payload, decoded; None if the stream ends first."""
+    try:
+        (size,) = struct.unpack("<I", await reader.readexactly(4))
+        return json.loads(await reader.readexactly(size))
+    except asyncio.IncompleteReadError:
+        return None
+
+
+async def talk_to(handler, conversation):
+    """Run `conversation(reader, writer)` as a client of a server running `handler`."""
+    failures = []
+
+    async def watched(reader, writer):
+        try:
+            await handler(reader, writer)
+        except Exception as error:  # reported instead of the client's view of it
+            failures.append(error)
+            writer.transport.abort()
+
+    server = await asyncio.start_server(watched, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            async with asyncio.timeout(5):
+                result = await conversation(reader, writer)
+        except TimeoutError:
+            raise Verdict("no answer came within 5 s") from None
+        except (ConnectionError, asyncio.IncompleteReadError):
+            if failures:
+                raise failures[0] from None
+            raise
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        if failures:  # the handler crashed, though the client got by
+            raise failures[0]
+        return result
+
+
+async def slow_answers(reader, writer):
+    """Answer each frame with {"got": message}, its header and payload 50 ms apart."""
+    while (message := await framed_reply(reader)) is not None:
+        reply = frame({"got": message})
+        writer.write(reply[:4])
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(reply[4:])
+        await writer.drain()
+    writer.close()
+
+
+def check_json_echo(answer, report, attempt):
+    async def echo_then_error(reader, writer):
+        writer.write(frame({"n": 1}))
+        first = await framed_reply(reader)
+        writer.write(struct.pack("<I", 3) + b"{{{")
+        second = await framed_reply(reader)
+        writer.write(frame({"a": "hé"}) + frame([1, 2]))  # two frames, one write
+        third, fourth = await framed_reply(reader), await framed_reply(reader)
+        writer.write_eof()
+        return first, second, (third, fourth), await reader.read()
+
+    first, second, both, rest = attempt.run(
+        "json_echo, as a client sees it", talk_to, answer.json_echo, echo_then_error
+    )
+    report.expect(
+        first == {"n": 1},
+        "json_echo answers {'n': 1} with the same message",
+        f"json_echo answered the frame {{'n': 1}} with {first!r}",
+    )
+    report.expect(
+        isinstance(second, dict) and second.get("action") == "error",
+        "json_echo answers a payload that is not JSON with an error message",
+        f"json_echo answered the payload b'{{{{{{' with {second!r}; it should be a"
+        " message whose action is 'error', and the connection should stay open",
+    )
+    report.expect(
+        both == ({"a": "hé"}, [1, 2]),
+        "two frames sent in one write get two answers",
+        f"two frames sent in one write were answered with {both!r}",
+    )
+    report.expect(
+        rest == b"",
+        "when the client has finished sending, json_echo closes the connection",
+        f"after the client's last frame, json_echo sent {rest!r} instead of closing",
+    )
+
+
+def check_ask(answer, report, attempt):
+    async def two_questions(reader, writer):
+        answers = []
+        for message in ({"n": 1}, {"action": "chat", "message": "hé 😀"}):
+            try:
+                answers.append(await answer.ask(reader, writer, message))
+            except (Verdict, NotImplementedError):
+                raise
+            except Exception as error:  # reported as the mistake it shows
+                raise Verdict(
+                    f"a reply whose payload came 50 ms after its header made ask"
+                    f" raise {type(error).__name__}: wait for the whole frame the"
+                    " header announces"
+                ) from None
+        return answers
+
+    answers = attempt.run(
+        "ask(reader, writer, message)", talk_to, slow_answers, two_questions
+    )
+    wanted = [{"got": {"n": 1}}, {"got": {"action": "chat", "message": "hé 😀"}}]
+    report.expect(
+        answers == wanted,
+        "ask sends a whole frame and returns the dict that comes back, each time",
+        f"asking {{'n': 1}} then a chat message returned {answers!r}, not {wanted!r}",
+    )
+
+
+@exercise("12-2", "12-2-ask-and-wait.py")
+def check_ask_and_wait(answer, report, attempt):
+    with contextlib.suppress(StopChecking):  # ask can be checked on its own
+        check_json_echo(answer, report, attempt)
+    check_ask(answer, report, attempt)
 
 
 @exercise("12-4", "12-4-skip-the-body.py")
