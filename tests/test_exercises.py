@@ -504,6 +504,66 @@ class Rail:
         "a third put on a rail of capacity 2 did not wait",
     ),
     (
+        "05-7",
+        "cancels-at-once",
+        """
+async def work(job_seconds):
+    done = 0
+    while True:
+        await asyncio.sleep(job_seconds)
+        done += 1
+
+
+async def serve_until_sigterm(job_seconds, grace):
+    loop = asyncio.get_running_loop()
+    worker = asyncio.create_task(work(job_seconds))
+    loop.add_signal_handler(signal.SIGTERM, worker.cancel)
+    loop.call_later(0.5, signal.raise_signal, signal.SIGTERM)
+    try:
+        await worker
+    except asyncio.CancelledError:
+        print("stopped")
+""",
+        "in the middle of a job that should have been finished",
+    ),
+    (
+        "05-7",
+        "abandons-the-job",
+        """
+async def work(stop, job_seconds):
+    done = 0
+    while not stop.is_set():
+        await asyncio.sleep(job_seconds)
+        done += 1
+    return done
+
+
+async def serve_until_sigterm(job_seconds, grace):
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.call_later(0.5, signal.raise_signal, signal.SIGTERM)
+    worker = asyncio.create_task(work(stop, job_seconds))
+    await stop.wait()
+    await asyncio.wait([worker], timeout=grace)
+    if worker.done():
+        print(f"{worker.result()} jobs done")
+""",
+        "the job in hand was still running after serve_until_sigterm returned",
+    ),
+    (
+        "05-7",
+        "no-handler",
+        """
+async def serve_until_sigterm(job_seconds, grace):
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.5, signal.raise_signal, signal.SIGTERM)
+    while True:
+        await asyncio.sleep(job_seconds)
+""",
+        "SIGTERM came, and nothing in your code handled it",
+    ),
+    (
         "06-3",
         "drain-but-no-wait-closed",
         """

@@ -6,13 +6,22 @@ import contextlib
 import inspect
 import itertools
 import os
+import re
+import signal
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from . import Stopwatch, captured, exercise, ticks_during
+from . import (
+    Stopwatch,
+    Verdict,
+    captured,
+    exercise,
+    tasks_left_behind,
+    ticks_during,
+)
 
 
 class Fetches:
@@ -397,4 +406,90 @@ def check_rail(answer, report, attempt):
         with_rail == with_queue,
         "the café runs on the Rail exactly as on asyncio.Queue(maxsize=2)",
         f"the café on a Rail printed {with_rail}, but on a queue {with_queue}",
+    )
+
+
+def jobs_reported(returned, lines):
+    """How many jobs it says it did: its return value, or the last number printed."""
+    if isinstance(returned, int) and not isinstance(returned, bool):
+        return returned
+    numbers = re.findall(r"(?<![\d.])\d+(?![\d.])", lines[-1] if lines else "")
+    return int(numbers[-1]) if numbers else None
+
+
+def until_sigterm(answer, attempt, job_seconds, grace):
+    """Run serve_until_sigterm; what it returned and printed, its time, tasks left."""
+    unhandled = []
+
+    def default_handler(number, frame):  # what would have killed the process
+        unhandled.append(number)
+
+    async def timed():
+        started = time.monotonic()
+        with captured() as lines:
+            try:
+                async with asyncio.timeout(5) as deadline:
+                    returned = await answer.serve_until_sigterm(job_seconds, grace)
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
+                if unhandled:
+                    raise Verdict(
+                        "SIGTERM came, and nothing in your code handled it: without"
+                        " the check, it would have ended the process at once"
+                    ) from None
+                raise Verdict("it had not returned 5 s after the start") from None
+        seconds = time.monotonic() - started
+        return returned, lines, seconds, tasks_left_behind()
+
+    previous = signal.signal(signal.SIGTERM, default_handler)
+    try:
+        return attempt.run(f"serve_until_sigterm({job_seconds}, grace={grace})", timed)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@exercise("05-7", "05-7-grace-period.py")
+def check_grace_period(answer, report, attempt):
+    returned, lines, seconds, left = until_sigterm(answer, attempt, 0.2, 1)
+    report.right("with jobs of 0.2 s, it handles SIGTERM and returns")
+    report.expect(
+        seconds >= 0.58,
+        "with jobs of 0.2 s, the job in hand when SIGTERM comes is finished",
+        f"with jobs of 0.2 s, it returned {seconds:.2f} s after the start: SIGTERM"
+        " came at 0.5 s, in the middle of a job that should have been finished",
+    )
+    done = jobs_reported(returned, lines)
+    last = lines[-1] if lines else ""
+    report.expect(
+        done == 3,
+        "with jobs of 0.2 s, it reports 3 jobs done, and no new one started",
+        f"with jobs of 0.2 s, SIGTERM came during job 3, so 3 jobs should be done;"
+        f" it returned {returned!r} and its last line was {last!r}. Finish the job in"
+        " hand, start no new one, and report the number",
+    )
+    report.expect(
+        not left,
+        "with jobs of 0.2 s, nothing is left running",
+        f"with jobs of 0.2 s, {len(left)} task(s) were still running after it returned",
+    )
+    returned, lines, seconds, left = until_sigterm(answer, attempt, 2, 0.2)
+    report.expect(
+        seconds < 1.5,
+        "with jobs of 2 s and a grace period of 0.2 s, the job in hand is cut short",
+        f"with jobs of 2 s and a grace period of 0.2 s, it took {seconds:.1f} s: the"
+        " job in hand should be cancelled when the grace period ends, 0.7 s after"
+        " the start",
+    )
+    report.expect(
+        seconds >= 0.65,
+        "the job in hand gets its whole grace period",
+        f"with jobs of 2 s and a grace period of 0.2 s, it returned {seconds:.2f} s"
+        " after the start: the job in hand should have had 0.2 s after SIGTERM",
+    )
+    report.expect(
+        not left,
+        "when the grace period is over, the job in hand is stopped, not abandoned",
+        "when the grace period was over, the job in hand was still running after"
+        " serve_until_sigterm returned: cancel it, and wait until it has stopped",
     )
