@@ -806,6 +806,32 @@ def parse(line):
         "parse('/join the kitchen') gave ('help',), not ('join', 'the kitchen')",
     ),
     (
+        "30-1",
+        "last-piece-only",
+        """
+def logged(app):
+    async def logging_app(scope, receive, send):
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        status, body_bytes = None, 0
+
+        async def send_and_count(event):
+            nonlocal status, body_bytes
+            if event["type"] == "http.response.start":
+                status = event["status"]
+            elif event["type"] == "http.response.body":
+                body_bytes = len(event.get("body", b""))
+            await send(event)
+
+        await app(scope, receive, send_and_count)
+        print(scope["method"], scope["path"], status, body_bytes)
+
+    return logging_app
+""",
+        "GET /greeting answered 200 with 13 bytes of body, and the log said",
+    ),
+    (
         "31-2",
         "one-after-another",
         """
