@@ -148,12 +148,23 @@ def test_a_handout_has_its_exercises_without_their_solutions(chapter):
     assert handout.count("Your answer") == len(exercises_and_solutions(chapter))
 
 
+# What running code shows, in a solution: a notebook that runs the same code
+# shows it too.
+OUTPUT_BLOCK = re.compile(
+    r"^```(?:\{output\}|\{raises\}|console|text)\n.*?^```$", re.M | re.S
+)
+
+
 def test_the_whole_book_has_no_solutions_either():
-    """Lines that only a solution holds: the notebooks' code is not a solution."""
+    """Lines that only a solution holds: the notebooks' code is not a solution.
+
+    Nor are the outputs their cells print when run (an error message, a test
+    report), which a solution may show too.
+    """
     book = letters_and_digits(pdf_text("asyncio-by-building"))
     for chapter in WITH_EXERCISES:
         for _, solution in exercises_and_solutions(chapter):
-            for line in telltale_lines(solution, *IN_THE_BOOK):
+            for line in telltale_lines(OUTPUT_BLOCK.sub("", solution), *IN_THE_BOOK):
                 assert letters_and_digits(line) not in book, line
 
 
