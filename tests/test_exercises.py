@@ -783,6 +783,18 @@ async def run_echo_server(stop, started):
         "after stop was set, the two clients heard [[b'', b''], [b'', b'']]",
     ),
     (
+        "18-2",
+        "certificate-not-required",
+        """
+def server_context():
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_certificate.configure_cert(context)
+    authority.configure_trust(context)
+    return context
+""",
+        "a client without a certificate reached the handler",
+    ),
+    (
         "19-2",
         "split-everything",
         """
