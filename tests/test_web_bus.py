@@ -22,6 +22,7 @@ import tempfile
 import time
 
 import pytest
+import webchat
 from conftest import ROOT, require_tool
 from webchat import close_all, join, receive, say
 from websockets.exceptions import InvalidStatus
@@ -35,12 +36,9 @@ STARTUP_TIMEOUT = 30.0  # seconds for every worker to start, on a busy machine
 POLL_TIMEOUT = 3.0  # manager_chat's: the longest a message may wait to be seen
 
 
-def run(coroutine, timeout=90):
-    async def bounded():
-        async with asyncio.timeout(timeout):
-            return await coroutine
-
-    return asyncio.run(bounded())
+def run(coroutine):
+    """webchat.run with more time: these tests start several processes and Redis."""
+    return webchat.run(coroutine, timeout=90)
 
 
 class ManagerChat:

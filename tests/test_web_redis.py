@@ -25,6 +25,7 @@ import time
 
 import pytest
 import redis
+import webchat
 from conftest import ROOT
 from playwright.sync_api import expect
 from redisserver import RedisServer, free_port
@@ -49,12 +50,9 @@ STARTUP_TIMEOUT = 30.0  # seconds for every worker to start, on a busy machine
 QUIET = 1.0  # seconds a client waits to be sure that nothing is coming
 
 
-def run(coroutine, timeout=90):
-    async def bounded():
-        async with asyncio.timeout(timeout):
-            return await coroutine
-
-    return asyncio.run(bounded())
+def run(coroutine):
+    """webchat.run with more time: these tests start several processes and Redis."""
+    return webchat.run(coroutine, timeout=90)
 
 
 class Address:
