@@ -309,6 +309,7 @@ def test_the_quick_benchmark_writes_a_table_of_positive_ratios(tmp_path):
     assert done.stdout.strip() == table.read_text().strip()
     results = json.loads(figures.read_text())
     tcp, web = table.read_text().split("Web chat")
+    web, targets = web.split("server20 against its targets")
     tcp_servers = ["baseline", "server20"]
     if "baseline, uvloop" in results["rooms-rate"]:
         tcp_servers += ["baseline, uvloop", "server20, uvloop"]
@@ -325,15 +326,25 @@ def test_the_quick_benchmark_writes_a_table_of_positive_ratios(tmp_path):
                 assert float(text.split()[0]) > 0, row
         named = [name for name in results if set(results[name]) == set(servers)]
         assert len(named) == scenarios
+    # Each target: the scenario, the figure, the bound, server20's figure, met or not.
+    targets = [line.split(" | ") for line in targets.splitlines() if "| " in line]
+    assert len(targets) == 1 + 7, targets
+    for _, _, bound, figure, met in targets[1:]:
+        assert bound.split()[:2] in (["at", "most"], ["at", "least"]), bound
+        assert float(figure.split()[0]) > 0 and met in ("yes |", "no |"), figure
 
 
 def test_the_costs_of_the_pieces_are_measured():
     done = run_example("examples/performance/costs.py", "--quick", python_flags=())
     check_clean(done)
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert len(rows) == 11, done.stdout
     assert rows[0].startswith("| per delivery |")
     assert rows[6].startswith("| per client |")
-    for row in rows[1:6]:  # a costly piece of work and its cheaper replacement
-        costly, cheaper = (float(cell) for cell in row.strip("|").split(" | ")[1:4:2])
-        assert costly > 0 and cheaper > 0, row
-    assert len(rows) == 9, done.stdout
+    figures = [  # a costly piece of work, and its cheaper replacement
+        [float(cell) for cell in row.strip("|").split(" | ")[1:4:2]]
+        for row in rows[1:6] + rows[7:]
+    ]
+    assert all(costly > 0 and cheaper > 0 for costly, cheaper in figures), rows
+    # Memory does not move with the machine's load: the cheaper piece keeps less.
+    assert all(costly > cheaper for costly, cheaper in figures[5:]), rows

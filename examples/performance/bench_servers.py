@@ -188,6 +188,19 @@ SCENARIOS = [
     ),
 ]
 
+# What server20 should cost (chapter 40): (scenario, figure) -> the limit, and
+# whether the limit is absolute (in the figure's unit) or a ratio to the baseline.
+# A limit is a maximum where lower is better, a minimum where higher is better.
+TARGETS = {
+    ("rooms-rate", "cpu_per_delivery_us"): (1.3, False),
+    ("rooms-full", "cpu_per_delivery_us"): (1.5, False),
+    ("fanout-1000", "cpu_per_delivery_us"): (1.3, False),
+    ("fanout-5000", "cpu_per_delivery_us"): (1.3, False),
+    ("idle-1000", "kib_per_client"): (6, True),
+    ("idle-10000", "kib_per_client"): (6, True),
+    ("logins", "logins_per_s"): (0.7, False),
+}
+
 
 # --- the servers --------------------------------------------------------------
 
@@ -323,12 +336,16 @@ def noise(values):
     return (max(values) - min(values)) / statistics.median(values)
 
 
+def median_and_range(values):
+    text = f"{statistics.median(values):.2f}"
+    if len(values) > 1:
+        text += f" ({min(values):.2f}-{max(values):.2f})"
+    return text
+
+
 def cell(ratio_list, absolute, unit):
-    median = statistics.median(ratio_list)
-    text = f"{median:.2f}"
-    if len(ratio_list) > 1:
-        text += f" ({min(ratio_list):.2f}-{max(ratio_list):.2f})"
-    return f"{text} [{format_absolute(statistics.median(absolute), unit)}]"
+    absolute_text = format_absolute(statistics.median(absolute), unit)
+    return f"{median_and_range(ratio_list)} [{absolute_text}]"
 
 
 def format_absolute(value, unit):
@@ -369,6 +386,31 @@ def table(results, servers, baseline, repetitions):
                 f"| {' | '.join(cells)} | {spread} |"
             )
     return "\n".join(lines)
+
+
+def targets_table(results):
+    """server20 against its targets, on asyncio's loop: the median decides."""
+    lines = ["| scenario | figure | target | server20 | met |", "|---" * 5 + "|"]
+    for scenario in SCENARIOS:
+        figures = results.get(scenario.name, {})
+        for metric in scenario.metrics:
+            target = TARGETS.get((scenario.name, metric.key))
+            if target is None or "server20" not in figures:
+                continue
+            limit, absolute = target
+            if absolute:
+                values = [run[metric.key] for run in figures["server20"]]
+            else:
+                values = ratios(figures, metric, "baseline")["server20"]
+            median = statistics.median(values)
+            met = median >= limit if metric.higher_is_better else median <= limit
+            bound = "at least" if metric.higher_is_better else "at most"
+            unit = f" {metric.unit}" if absolute else ""
+            lines.append(
+                f"| {scenario.title} | {metric.name} | {bound} {limit:g}{unit} "
+                f"| {median_and_range(values)}{unit} | {'yes' if met else 'no'} |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def deflate_note(results):
@@ -420,6 +462,9 @@ def report(results, repetitions, quick, elapsed):
                 (tcp, "baseline") if group == "tcp" else (web, "websockets")
             )
             parts += [title, "", table(results, servers, baseline, repetitions), ""]
+    if targets := targets_table(results):
+        title = "server20 against its targets (ratios to the baseline, or KiB):"
+        parts += [title, "", targets, ""]
     parts.append(busy_note(results))
     if note := deflate_note(results):
         parts.append(note)

@@ -10,7 +10,9 @@ microseconds for the baseline), it says what each design choice is worth:
 encode a broadcast once or for each member; a timeout around every drain() or
 only when it can wait; a queue and a sender task per member or a direct write;
 one write per frame or one for many; a yield after every frame or after 64. The
-last lines are memory: what a queue and two tasks cost per client.
+last lines are memory, what an idle client keeps: a connection through streams or
+as a Protocol, a task waiting in nested coroutines, a queue and a sender task,
+an object's attributes in a dict or in slots (tracemalloc).
 """
 
 import argparse
@@ -166,42 +168,106 @@ def writes(batch):
 
 
 # --- memory -----------------------------------------------------------------------
+# What an idle client keeps, piece by piece: the pieces of server20's 7 KiB.
+
+CONNECTIONS = 400  # real TCP connections: each one takes two open files
+ATTRIBUTES = tuple(f"attribute{n}" for n in range(16))  # as many as server20's Client
 
 
-async def kib_per_client(make, count=2000):
-    """KiB allocated per client by `make()`, which returns what a client keeps."""
+async def kib_each(make, count):
+    """KiB that each `await make()` allocates and keeps: one client's share."""
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    kept = [make() for _ in range(count)]
-    await asyncio.sleep(0)  # tasks take their first step
+    kept = [await make() for _ in range(count)]
+    await asyncio.sleep(0)  # new tasks take their first step
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     for item in kept:
-        for task in item if isinstance(item, tuple) else ():
-            if isinstance(task, asyncio.Task):
-                task.cancel()
-    await asyncio.sleep(0)
+        if isinstance(item, asyncio.Task):
+            item.cancel()
+        elif hasattr(item, "close"):  # a transport, or a stream writer
+            item.close()
+    await asyncio.sleep(0.01)  # the tasks end, the transports close
     return (after - before) / count / 1024
 
 
-def a_queue_and_two_tasks():
-    queue = asyncio.Queue()
-    done = asyncio.Event()
-    return queue, asyncio.create_task(queue.get()), asyncio.create_task(done.wait())
+def kib_of(make):
+    """A measure: the KiB that each `await make()` keeps, over `count` calls."""
+    return lambda count: kib_each(make, count)
 
 
-def stream_reader_and_protocol():
-    reader = asyncio.StreamReader()
-    return reader, asyncio.StreamReaderProtocol(reader)
+def on_connections(connect):
+    """A measure of `connect(sock)` on the server's end of fresh TCP connections."""
+
+    async def measure(count):
+        pairs = [tcp_pair() for _ in range(min(count, CONNECTIONS))]
+        servers_ends = iter(ours for ours, _ in pairs)
+        kib = await kib_each(lambda: connect(next(servers_ends)), len(pairs))
+        for _, theirs in pairs:
+            theirs.close()
+        return kib
+
+    return measure
 
 
-async def memory():
-    return {
-        "a queue and two tasks waiting": await kib_per_client(a_queue_and_two_tasks),
-        "a StreamReader and its protocol": await kib_per_client(
-            stream_reader_and_protocol
-        ),
-    }
+async def through_streams(sock):
+    """A reader, its protocol and a writer, over the transport."""
+    _, writer = await asyncio.open_connection(sock=sock)
+    return writer
+
+
+async def as_a_protocol(sock):
+    """The transport, and a protocol object of the connection's own."""
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, sock)
+    return transport
+
+
+async def wait_in(depth, waiter):
+    """Wait for `waiter` `depth` coroutines deep: each one awaits the next."""
+    if depth > 1:
+        return await wait_in(depth - 1, waiter)
+    return await waiter
+
+
+def a_task_waiting(depth):
+    """A maker of tasks that wait for data `depth` coroutines deep."""
+
+    async def make():
+        waiter = asyncio.get_running_loop().create_future()  # the reader's
+        return asyncio.create_task(wait_in(depth, waiter))
+
+    return make
+
+
+async def a_queue_and_its_sender():
+    return asyncio.create_task(asyncio.Queue().get())
+
+
+async def an_empty_list():
+    return []
+
+
+class WithADict:
+    def __init__(self):
+        for name in ATTRIBUTES:
+            setattr(self, name, None)
+
+
+class WithSlots:
+    __slots__ = ATTRIBUTES
+
+    def __init__(self):
+        for name in ATTRIBUTES:
+            setattr(self, name, None)
+
+
+async def an_object_with_a_dict():
+    return WithADict()
+
+
+async def an_object_with_slots():
+    return WithSlots()
 
 
 # --- the report -------------------------------------------------------------------
@@ -234,27 +300,71 @@ CPU_PAIRS = [
     ),
 ]
 
+MEMORY_PAIRS = [
+    (
+        "a connection through streams",
+        on_connections(through_streams),
+        "the same, as a Protocol",
+        on_connections(as_a_protocol),
+    ),
+    (
+        "a task waiting 6 coroutines deep, as server20's",
+        kib_of(a_task_waiting(6)),
+        "4 deep: its own 3 functions as 1",
+        kib_of(a_task_waiting(4)),
+    ),
+    (
+        "a queue and a sender task waiting",
+        kib_of(a_queue_and_its_sender),
+        "a list, filled only when behind",
+        kib_of(an_empty_list),
+    ),
+    (
+        "an object with 16 attributes",
+        kib_of(an_object_with_a_dict),
+        "with __slots__",
+        kib_of(an_object_with_slots),
+    ),
+]
+
+
+async def memory(count):
+    """Each memory pair's figures, in KiB per client."""
+    return [
+        (costly, await more(count), cheaper, await less(count))
+        for costly, more, cheaper, less in MEMORY_PAIRS
+    ]
+
+
+def print_table(unit, rows, digits):
+    """A Markdown table of (costly, its figure, cheaper, its figure) rows."""
+    print(f"| {unit[0]} | {unit[1]} | instead | {unit[1]} | saved |")
+    print("|---|---|---|---|---|")
+    for costly, more, cheaper, less in rows:
+        print(
+            f"| {costly} | {more:.{digits}f} | {cheaper} | {less:.{digits}f} "
+            f"| {more - less:.{digits}f} |"
+        )
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     args = parser.parse_args()
     rounds = 6400 if args.quick else 64000
-    print("| per delivery | CPU (us) | instead | CPU (us) | saved (us) |")
-    print("|---|---|---|---|---|")
-    for costly, slow, cheaper, fast in CPU_PAIRS:
-        slow_us, fast_us = per_round(slow, rounds), per_round(fast, rounds)
-        print(
-            f"| {costly} | {slow_us:.2f} | {cheaper} | {fast_us:.2f} "
-            f"| {slow_us - fast_us:.2f} |"
-        )
+    cpu = [
+        (costly, per_round(slow, rounds), cheaper, per_round(fast, rounds))
+        for costly, slow, cheaper, fast in CPU_PAIRS
+    ]
+    print_table(("per delivery", "CPU (us)"), cpu, digits=2)
     print()
-    print("| per client | memory (KiB) |")
-    print("|---|---|")
-    for what, kib in asyncio.run(memory()).items():
-        print(f"| {what} | {kib:.2f} |")
+    clients = 200 if args.quick else 2000
+    print_table(("per client", "memory (KiB)"), asyncio.run(memory(clients)), 2)
     python = ".".join(map(str, sys.version_info[:3]))
-    print(f"\nPython {python}; {rounds:,} rounds, the median of 5 tries.")
+    print(
+        f"\nPython {python}; CPU: {rounds:,} rounds, the median of 5 tries; "
+        f"memory: {clients:,} clients, {min(clients, CONNECTIONS):,} for a connection."
+    )
 
 
 if __name__ == "__main__":
