@@ -891,6 +891,70 @@ class GatherRoom:
 """,
         "the broadcast hid it",
     ),
+    (
+        "40-1",
+        "wall-time",
+        """
+async def cpu_per_operation(work, count):
+    started = time.perf_counter()
+    for _ in range(count):
+        await work()
+    return (time.perf_counter() - started) / count * 1e6
+""",
+        "that is the time it took, not the CPU it used",
+    ),
+    (
+        "40-1",
+        "total-not-per-call",
+        """
+async def cpu_per_operation(work, count):
+    started = time.process_time()
+    for _ in range(count):
+        await work()
+    return (time.process_time() - started) * 1e6
+""",
+        "divide by the number of calls",
+    ),
+    (
+        "40-2",
+        "the-peak",
+        """
+def kib_per_client(make, count):
+    tracemalloc.start()
+    kept = [make() for _ in range(count)]
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / count / 1024
+""",
+        "not the peak",
+    ),
+    (
+        "40-2",
+        "keeps-nothing",
+        """
+def kib_per_client(make, count):
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(count):
+        make()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return (after - before) / count / 1024
+""",
+        "keep what make() returns",
+    ),
+    (
+        "40-2",
+        "still-tracing",
+        """
+def kib_per_client(make, count):
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = [make() for _ in range(count)]
+    return (tracemalloc.get_traced_memory()[0] - before) / count / 1024
+""",
+        "stop it (tracemalloc.stop())",
+    ),
 ]
 
 
