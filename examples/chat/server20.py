@@ -129,7 +129,7 @@ class Client:
         if transport.is_closing():
             return True  # the connection is ending: nothing more can reach it
         if not self.outbox and transport.get_write_buffer_size() <= WRITE_BUFFER_HIGH:
-            self.writer.write(frame)  # the transport takes it: no queue, no task
+            transport.write(frame)  # it takes the bytes at once: no queue, no task
             return True
         if len(self.outbox) >= self.queue_size:
             return False

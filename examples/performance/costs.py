@@ -9,10 +9,11 @@ median of 5 tries. Next to the benchmark's CPU per delivery (a few
 microseconds for the baseline), it says what each design choice is worth:
 encode a broadcast once or for each member; a timeout around every drain() or
 only when it can wait; a queue and a sender task per member or a direct write;
-one write per frame or one for many; a yield after every frame or after 64. The
-last lines are memory, what an idle client keeps: a connection through streams or
-as a Protocol, a task waiting in nested coroutines, a queue and a sender task,
-an object's attributes in a dict or in slots (tracemalloc).
+one write per frame or one for many; a read that asks for 256 KiB or for 64; a
+yield after every frame or after 64. The last lines are memory, what an idle
+client keeps: a connection through streams or as a Protocol, a task waiting in
+nested coroutines, a queue and a sender task, an object's attributes in a dict or
+in slots (tracemalloc).
 """
 
 import argparse
@@ -167,6 +168,27 @@ def writes(batch):
     return measure
 
 
+def reads(size):
+    """A measure: read a small frame `rounds` times, asking recv() for `size` bytes.
+
+    Only the recv() calls are timed; the frame is sent before each of them.
+    """
+    frame = encode(MESSAGE)
+
+    def measure(rounds):
+        reading = 0.0
+        ours, theirs = tcp_pair()
+        with ours, theirs:
+            for _ in range(rounds):
+                theirs.send(frame)
+                started = time.process_time()
+                ours.recv(size)
+                reading += time.process_time() - started
+        return reading
+
+    return measure
+
+
 # --- memory -----------------------------------------------------------------------
 # What an idle client keeps, piece by piece: the pieces of server20's 7 KiB.
 
@@ -292,6 +314,12 @@ CPU_PAIRS = [
         in_a_loop(straight_through),
     ),
     ("one send() per frame", writes(1), "one send() for 64 frames", writes(64)),
+    (
+        "a recv() of 256 KiB per frame, as asyncio's transports ask",
+        reads(256 * 1024),
+        "of 64 KiB",
+        reads(64 * 1024),
+    ),
     (
         "a yield after every frame",
         in_a_loop(yield_each_frame),
