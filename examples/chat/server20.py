@@ -86,6 +86,7 @@ class Client:
     def __init__(self, reader, writer, queue_size):
         self.reader = reader
         self.writer = writer
+        self.transport = writer.transport  # deliver() writes to it directly
         self.address = writer.get_extra_info("peername")
         self.host = self.address[0]  # its IP address, without the port
         # The task that serves this connection, and reads its requests; and a
@@ -125,7 +126,7 @@ class Client:
 
     def deliver(self, frame):
         """Send a frame (bytes) now, or queue it; False if the outbox is full."""
-        transport = self.writer.transport
+        transport = self.transport
         if transport.is_closing():
             return True  # the connection is ending: nothing more can reach it
         if not self.outbox and transport.get_write_buffer_size() <= WRITE_BUFFER_HIGH:
@@ -304,7 +305,7 @@ class ChatServer:
         # Frames are written through to the transport while it holds less than
         # this for the client; past it, they wait in the bounded outbox, and
         # drain() waits. Together, they bound the memory one client can hold.
-        client.writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        client.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         try:
             await self.receive_requests(client)
         except asyncio.CancelledError:
@@ -374,12 +375,12 @@ class ChatServer:
         if client.sender is not None:
             client.sender.cancel()  # from now on, only this writes
         writer = client.writer
-        if not writer.transport.is_closing():  # else it is gone: write nothing
+        if not client.transport.is_closing():  # else it is gone: write nothing
             if client.outbox and not client.dropped:
                 writer.write(b"".join(client.outbox))
             if client.last_word is not None:
                 writer.write(encode_frame(client.last_word))
-        if client.reader.at_eof() and not writer.transport.get_write_buffer_size():
+        if client.reader.at_eof() and not client.transport.get_write_buffer_size():
             # The client hung up, we read all it sent, and nothing of ours is
             # left to send: no need to linger or wait, closing loses nothing.
             writer.close()
