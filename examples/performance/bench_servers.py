@@ -113,14 +113,14 @@ SCENARIOS = [
         # Enough messages for half a second of work: a shorter window moved
         # server20's ratio by a third from one repetition to the next.
         ["fanout", "--members", "1000", "--messages", "100"],
-        ["fanout", "--members", "100", "--messages", "3"],
+        ["fanout", "--members", "100", "--messages", "20"],
         [CPU, REACH],
     ),
     Scenario(
         "fanout-5000",
         "fan-out to {members:,.0f} members, one message at a time",
         ["fanout", "--members", "5000", "--messages", "20"],
-        ["fanout", "--members", "200", "--messages", "3"],
+        ["fanout", "--members", "200", "--messages", "10"],
         [CPU, REACH],
     ),
     Scenario(
@@ -184,7 +184,7 @@ SCENARIOS = [
         "web-fanout",
         "fan-out to {members:,.0f} WebSockets, one message at a time",
         ["web-fanout", "--members", "200", "--messages", "20"],
-        ["web-fanout", "--members", "20", "--messages", "3"],
+        ["web-fanout", "--members", "20", "--messages", "20"],
         [CPU, REACH],
         group="web",
     ),
