@@ -26,7 +26,7 @@ async def spin():
 async def main():
     for work in (nap, spin):
         microseconds = await cpu_per_operation(work, 20)
-        print(f"{work.__name__}: {microseconds / 1000:.0f} ms of CPU per call")
+        print(f"{work.__name__}: {microseconds:,.0f} us of CPU per call")
 
 
 if __name__ == "__main__":
