@@ -8,8 +8,9 @@
   "use strict";
 
   const STATIC = new URL(".", document.currentScript.src);
-  // A block that has not ended this long after its task was cancelled never gives
-  // control back (a busy loop): Python is restarted, and Stop takes under 1 s.
+  // A block that has not ended this long after its task was cancelled (or, where
+  // the page can interrupt it, after the interrupt) never gives control back (a
+  // busy loop): Python is restarted, and Stop takes about a second at most.
   const STOP_GRACE_MS = 800;
   // Stop cancels first; a block still running this long after is interrupted
   // (KeyboardInterrupt), where the page can share memory with the worker.
@@ -234,6 +235,9 @@
         }
       }, INTERRUPT_AFTER_MS);
     }
+    // An interrupt gets as long to work as a cancellation: on a busy machine the
+    // worker can take most of a second to notice it.
+    const grace = session.interrupt ? INTERRUPT_AFTER_MS + STOP_GRACE_MS : STOP_GRACE_MS;
     setTimeout(() => {
       if (block.running && python === session) {
         // The block never gave control back to the loop: end the worker.
@@ -243,7 +247,7 @@
           "Stopped: Python was restarted; the page's blocks run again on the next Run.\n",
         );
       }
-    }, STOP_GRACE_MS);
+    }, grace);
   }
 
   function setRunning(block, running) {
