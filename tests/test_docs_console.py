@@ -6,6 +6,7 @@ replayed says why, in a `% console: skip REASON` line right above it. The end of
 the test run reports how many blocks were verified (tests/conftest.py).
 """
 
+import gc
 import sys
 
 import pytest
@@ -221,6 +222,13 @@ def test_harness_ends_the_processes_a_page_started(tmp_path):
         scenario.replay()
         (server,) = scenario.background.values()
     assert server.process.poll() is not None
+
+
+def test_a_command_that_runs_too_long_fails_and_leaves_no_pipe_open(tmp_path):
+    page = write_page(tmp_path, "```console\n$ sleep 30\n```\n")
+    with pytest.raises(TranscriptError, match="ran over 1 s"):
+        replay(page, tmp_path, command_timeout=1)
+    gc.collect()  # an unclosed pipe is reported here, and fails the test
 
 
 def test_a_command_may_go_on_over_several_lines():

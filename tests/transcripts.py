@@ -351,10 +351,13 @@ def environment(bin_directory):
 class Scenario:
     """One page's console blocks, replayed in order."""
 
-    def __init__(self, page, cwd=ROOT, wait_timeout=WAIT_TIMEOUT):
+    def __init__(
+        self, page, cwd=ROOT, wait_timeout=WAIT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
+    ):
         self.page = page
         self.cwd = cwd
         self.wait_timeout = wait_timeout
+        self.command_timeout = command_timeout
         self.ports = {}  # the port a page shows -> the port really in use
         self.background = {}
         self.repl = None
@@ -483,10 +486,13 @@ class Scenario:
         if command.startswith(SHELL_STATE):
             self.shell_state.append(command)
         try:
-            out, _ = process.communicate(timeout=COMMAND_TIMEOUT)
+            out, _ = process.communicate(timeout=self.command_timeout)
         except subprocess.TimeoutExpired:
             stop(process)
-            raise TranscriptError(f"`{command}` ran over {COMMAND_TIMEOUT} s") from None
+            process.stdout.close()  # or the next test's gc reports it unclosed
+            raise TranscriptError(
+                f"`{command}` ran over {self.command_timeout} s"
+            ) from None
         self.status = process.returncode
         got = out.decode(errors="replace")
         if not same(self.mapped(want), got):
