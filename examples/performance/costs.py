@@ -189,8 +189,11 @@ def reads(size):
     """A measure: `time_reads(size, rounds)`, in a Python process of its own.
 
     The C library's allocator adapts to what a process allocated and freed before:
-    once writes() has read 1 MiB at a time here, large blocks come cheap. A process
-    that has not, like the chat servers measured in chapter 40, pays in full.
+    once writes() has read 1 MiB at a time here, large blocks come cheap. A fresh
+    process starts nearer the chat servers of chapter 40, which pay on every read
+    (strace counts an mmap, an mremap and a munmap), but only nearer: whether it
+    pays depends on what its own start-up left in the heap (on Python 3.12 and 3.13
+    here, it usually did not).
     """
 
     def measure(rounds):
