@@ -626,6 +626,38 @@ def test_a_hung_redis_bounds_a_send_and_the_page_is_told():
         run(scene())
 
 
+# --- a crowd at once, in one process -----------------------------------------------
+# redis-py 8's default pool refuses a 101st connection with a ConnectionError,
+# which the chats would take for Redis gone: more than a hundred commands at once
+# in one process (joins reading their history, messages published) must wait
+# for a connection instead.
+
+CROWD = 200  # clients in one process, joining at once, then speaking at once
+CROWD_ROOMS = [f"room{n}" for n in range(10)]
+
+
+async def a_crowd_at_once(address):
+    """CROWD clients join at once, and say one thing each, at the same moment."""
+    crowd = await asyncio.gather(
+        *(enter(address, CROWD_ROOMS[n % len(CROWD_ROOMS)]) for n in range(CROWD))
+    )
+    said = [(f"speaker{n}", f"hello from {n}") for n in range(CROWD)]
+    await asyncio.gather(*(ws.send(say(*said[n])) for n, ws in enumerate(crowd)))
+    rooms = len(CROWD_ROOMS)
+    heard = await asyncio.gather(*(receive_many(ws, CROWD // rooms) for ws in crowd))
+    for n in range(rooms):
+        # Each member of the room heard what each member said, and nothing else.
+        room_said = sorted(said[n::rooms])
+        assert all(sorted(each) == room_said for each in heard[n::rooms])
+    await close_all(crowd)
+
+
+@pytest.mark.parametrize("path", [REDIS_CHAT, STREAMS_CHAT])
+def test_a_crowd_that_joins_and_speaks_at_once_is_served(path):
+    with RedisServer() as broker, chat_server(path, "--redis", broker.url) as chat:
+        run(a_crowd_at_once(chat))
+
+
 # --- the page's catch-up, in Chromium ----------------------------------------------
 
 PAGE_WAIT = 15_000  # milliseconds: the longest any one expectation waits

@@ -57,7 +57,23 @@ ROOM_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 CONFIRM_TIMEOUT = 5.0  # seconds Redis may take to confirm our subscription
 RETRY_AFTER = 0.5  # seconds between attempts to reach Redis again
+COMMAND_CONNECTIONS = 100  # connections a process's commands share; more wait
 NOT_SENT = {"sender": "server", "message": "error: not sent, Redis is unreachable"}
+
+
+def shared_connections(url, **options):
+    """A Redis client whose commands share COMMAND_CONNECTIONS connections.
+
+    When they are all busy, a command waits for one to be free. redis-py's
+    default pool opens a connection for every command in flight instead, and
+    since redis-py 8 it refuses the 101st with a ConnectionError, which reads as
+    if Redis were unreachable: a hundred clients speaking at once, and some of
+    them were told that their message was not sent.
+    """
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=COMMAND_CONNECTIONS, timeout=None, **options
+    )
+    return redis.Redis.from_pool(pool)
 
 
 class RedisBus:
@@ -74,7 +90,7 @@ class RedisBus:
 
     async def connect(self):
         """Connect, and subscribe: once this returns, we hear every message."""
-        self.publisher = redis.Redis.from_url(self.url)
+        self.publisher = shared_connections(self.url)
         await self.publisher.ping()  # fails at once if Redis is not there
         self.pubsub = self.publisher.pubsub()
         await self.pubsub.psubscribe(CHANNEL_PREFIX + "*")  # every room's channel

@@ -30,8 +30,9 @@ back at once); its clients get {"sender": "server", "status": "degraded",
 message that cannot be appended is answered with an error for its sender,
 never dropped without a word; a publish that Redis does not answer within
 PUBLISH_TIMEOUT is given up (Redis may still append it if it wakes up).
-A client that cannot get its history is closed with code 1013 (try again
-later): it reconnects later with the same `since`, and loses nothing.
+A client that cannot get its history within JOIN_TIMEOUT is closed with code
+1013 (try again later): it reconnects later with the same `since`, and loses
+nothing.
 """
 
 import argparse
@@ -57,7 +58,10 @@ from asgi_chat import (
     run_server,
     serve_http,
 )
-from redis_chat import room_of  # the rooms are redis_chat's: /chat?room=NAME
+from redis_chat import (
+    room_of,  # the rooms are redis_chat's: /chat?room=NAME
+    shared_connections,
+)
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 STREAM_PREFIX = "chat:"  # the room "lobby" is the stream "chat:lobby"
@@ -65,7 +69,9 @@ STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 KEEP = 1000  # messages kept in each room's stream, about (XADD ... MAXLEN ~)
 HISTORY = 50  # messages a newcomer gets
 BLOCK = 5.0  # seconds one XREAD waits for news before asking again
+MOST_ROOMS = 1000  # rooms a process reads at once, one connection each
 PUBLISH_TIMEOUT = 2.0  # seconds Redis may take to take a message, or to answer
+JOIN_TIMEOUT = 10.0  # seconds a newcomer may wait for its history (joins queue)
 WATCH_EVERY = 1.0  # seconds between two checks that Redis answers
 FIRST_RETRY = 0.1  # seconds before the first new attempt to reach Redis...
 MAX_RETRY = 5.0  # ...then twice as long each time, up to this
@@ -189,8 +195,12 @@ class StreamBus:
     async def connect(self, tasks):
         # A blocking XREAD holds its connection for up to BLOCK seconds: the
         # socket's timeout must be longer, or every quiet room would fail.
-        self.redis = redis.Redis.from_url(
-            self.url, socket_timeout=BLOCK + PUBLISH_TIMEOUT
+        options = {"socket_timeout": BLOCK + PUBLISH_TIMEOUT}
+        # The commands share a few connections: a burst of joins waits its turn.
+        # Each room's reader holds a connection of its own, out of their way.
+        self.redis = shared_connections(self.url, **options)
+        self.readers = redis.Redis.from_url(
+            self.url, max_connections=MOST_ROOMS, **options
         )
         async with asyncio.timeout(PUBLISH_TIMEOUT):
             await self.redis.ping()  # fails at once if Redis is not there
@@ -206,6 +216,7 @@ class StreamBus:
             room.close()
 
     async def close(self):
+        await self.readers.aclose()
         await self.redis.aclose()
 
     # --- rooms, and what this process's clients hear in them ------------------
@@ -222,7 +233,7 @@ class StreamBus:
         client.hold()
         room.clients.add(client)
         try:
-            async with asyncio.timeout(PUBLISH_TIMEOUT):
+            async with asyncio.timeout(JOIN_TIMEOUT):
                 await room.started.wait()
                 history = await self.history(room.key, since, room.last_id)
                 trimmed = since is not None and await self.let_go_of(room.key, since)
@@ -282,7 +293,7 @@ class StreamBus:
                 if room.last_id is None:
                     room.last_id = await self.newest_id(room.key)
                     room.started.set()
-                news = await self.redis.xread(
+                news = await self.readers.xread(
                     {room.key: room.last_id}, block=int(BLOCK * 1000)
                 )
             except UNREACHABLE:
