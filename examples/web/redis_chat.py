@@ -67,8 +67,8 @@ def shared_connections(url, **options):
     When they are all busy, a command waits for one to be free. redis-py's
     default pool opens a connection for every command in flight instead, and
     since redis-py 8 it refuses the 101st with a ConnectionError, which reads as
-    if Redis were unreachable: a hundred clients speaking at once, and some of
-    them were told that their message was not sent.
+    if Redis were unreachable: more than a hundred clients of one process
+    spoke at once, and some of them were told that their message was not sent.
     """
     pool = redis.BlockingConnectionPool.from_url(
         url, max_connections=COMMAND_CONNECTIONS, timeout=None, **options

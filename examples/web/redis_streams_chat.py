@@ -184,7 +184,8 @@ class StreamBus:
 
     def __init__(self, url):
         self.url = url
-        self.redis = None
+        self.redis = None  # for the commands
+        self.readers = None  # for the rooms' blocking reads
         self.rooms = {}
         self.degraded = False
         self.reachable = asyncio.Event()  # set while Redis answers
@@ -196,7 +197,7 @@ class StreamBus:
         # A blocking XREAD holds its connection for up to BLOCK seconds: the
         # socket's timeout must be longer, or every quiet room would fail.
         options = {"socket_timeout": BLOCK + PUBLISH_TIMEOUT}
-        # The commands share a few connections: a burst of joins waits its turn.
+        # The commands share a pool: in a burst of joins, each waits its turn.
         # Each room's reader holds a connection of its own, out of their way.
         self.redis = shared_connections(self.url, **options)
         self.readers = redis.Redis.from_url(
