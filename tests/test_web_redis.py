@@ -335,9 +335,9 @@ async def enter(address, room=None, since=None):
     return ws
 
 
-async def heard(ws, count):
-    """The next `count` messages, whole: sender, message and id."""
-    async with asyncio.timeout(TIMEOUT):
+async def heard(ws, count, within=TIMEOUT):
+    """The next `count` messages, whole: sender, message and id, if any."""
+    async with asyncio.timeout(within):
         return [json.loads(await ws.recv()) for _ in range(count)]
 
 
@@ -634,6 +634,9 @@ def test_a_hung_redis_bounds_a_send_and_the_page_is_told():
 
 CROWD = 200  # clients in one process, joining at once, then speaking at once
 CROWD_ROOMS = [f"room{n}" for n in range(10)]
+# What the crowd checks is that every message arrives, not how soon: on a loaded
+# machine, 4,000 deliveries to 200 clients have taken more than TIMEOUT.
+CROWD_TIMEOUT = 45.0
 
 
 async def a_crowd_at_once(address):
@@ -644,11 +647,14 @@ async def a_crowd_at_once(address):
     said = [(f"speaker{n}", f"hello from {n}") for n in range(CROWD)]
     await asyncio.gather(*(ws.send(say(*said[n])) for n, ws in enumerate(crowd)))
     rooms = len(CROWD_ROOMS)
-    heard = await asyncio.gather(*(receive_many(ws, CROWD // rooms) for ws in crowd))
+    heard_by = await asyncio.gather(
+        *(heard(ws, CROWD // rooms, within=CROWD_TIMEOUT) for ws in crowd)
+    )
     for n in range(rooms):
         # Each member of the room heard what each member said, and nothing else.
         room_said = sorted(said[n::rooms])
-        assert all(sorted(each) == room_said for each in heard[n::rooms])
+        for each in heard_by[n::rooms]:
+            assert sorted((m["sender"], m["message"]) for m in each) == room_said
     await close_all(crowd)
 
 
